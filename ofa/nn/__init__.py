@@ -1,0 +1,1 @@
+"""Neural-network building blocks: elastic ops, the supernet, and static sub-networks."""

@@ -1,0 +1,92 @@
+"""The elastic OFA supernet of a :class:`~ofa.spaces.SearchSpace`."""
+
+from __future__ import annotations
+
+import random
+
+import torch
+from torch import nn
+
+from ofa.arch import supernet_block_specs
+from ofa.errors import ConfigError
+from ofa.nn.layers import ConvBNAct, init_weights
+from ofa.nn.mbconv import ElasticMBConv
+from ofa.spaces import SearchSpace
+from ofa.subnet import SubnetConfig
+
+
+class OFASupernet(nn.Module):
+    """All sub-networks of a space in one set of weights.
+
+    ``set_active(cfg)`` selects a sub-network (kernel, expand, depth); the input tensor's size is
+    the resolution. ``forward`` then runs exactly that sub-network.
+    """
+
+    def __init__(self, space: SearchSpace, num_classes: int, dropout: float = 0.0):
+        super().__init__()
+        if num_classes < 1:
+            raise ConfigError(f"num_classes must be >= 1, got {num_classes}")
+        self.space, self.num_classes, self.dropout_rate = space, num_classes, dropout
+        bn = dict(bn_eps=space.bn_eps, bn_momentum=space.bn_momentum)
+        self.stem = ConvBNAct(3, space.stem_channels, 3, space.stem.stride, space.stem.act, **bn)
+        blocks = []
+        for spec in supernet_block_specs(space):
+            first = spec.slot == 0
+            blocks.append(ElasticMBConv(
+                spec.in_channels, spec.out_channels,
+                kernel_choices=(3,) if first else space.ks_choices,
+                expand_choices=(1,) if first else space.e_choices,
+                stride=spec.stride, act=spec.act, se=spec.se_channels > 0,
+                divisor=space.channel_divisor, se_reduction=space.se_reduction, **bn,
+            ))
+        self.blocks = nn.ModuleList(blocks)
+        last = space.stage_channels[-1]
+        self.final_expand = ConvBNAct(last, space.final_expand_channels, 1, act="h_swish", **bn)
+        self.feature_mix = ConvBNAct(space.final_expand_channels, space.feature_mix_channels, 1, act="h_swish", use_bn=False)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(space.feature_mix_channels, num_classes)
+        init_weights(self)
+        self.active_depths = [space.max_depth] * space.n_stages
+        self.active_resolution = max(space.resolutions)
+
+    # ----- selecting sub-networks -------------------------------------------------------------------
+    def set_active(self, cfg: SubnetConfig) -> None:
+        cfg.validate(self.space)
+        for slot, block in enumerate(self.blocks[1:]):
+            block.active_kernel, block.active_expand = cfg.ks[slot], cfg.e[slot]
+        self.active_depths = list(cfg.d)
+        self.active_resolution = cfg.r
+
+    def active_config(self) -> SubnetConfig:
+        blocks = self.blocks[1:]
+        return SubnetConfig(self.space.id, tuple(b.active_kernel for b in blocks),
+                            tuple(b.active_expand for b in blocks), tuple(self.active_depths), self.active_resolution)
+
+    def sample_active(self, rng: "random.Random | int | None" = None, **limits) -> SubnetConfig:
+        cfg = SubnetConfig.sample(self.space, rng, **limits)
+        self.set_active(cfg)
+        return cfg
+
+    def active_blocks(self) -> list[ElasticMBConv]:
+        d = self.space.max_depth
+        return [self.blocks[0]] + [self.blocks[1 + s * d + i] for s, depth in enumerate(self.active_depths) for i in range(depth)]
+
+    # ----- running ---------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for block in self.active_blocks():
+            x = block(x)
+        x = self.final_expand(x)
+        x = self.feature_mix(x.mean((2, 3), keepdim=True))
+        return self.classifier(self.dropout(torch.flatten(x, 1)))
+
+    def reorganize_channels(self) -> None:
+        """Importance-sort hidden channels of every block (before shrinking the expand ratio)."""
+        for block in self.blocks[1:]:
+            block.reorganize_channels()
+
+    def extract(self, cfg: SubnetConfig) -> nn.Module:
+        """The static sub-network for ``cfg`` with weights copied (see :mod:`ofa.extract`)."""
+        from ofa.extract import extract_subnet
+
+        return extract_subnet(self, cfg)

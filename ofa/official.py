@@ -1,0 +1,119 @@
+"""Import of MIT's official Once-for-All MobileNetV3 checkpoints into this project's supernet.
+
+Official checkpoints are a state dict (or ``{"state_dict": ...}``) with the key names of the
+``ofa`` package, current (``blocks.N.conv.``) or legacy (``blocks.N.mobile_inverted_conv.``), with
+dynamic layers spelled ``.conv.conv.``/``.bn.bn.`` or without the repetition. Every key is mapped
+explicitly; an unknown or missing key is an error, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import torch
+
+from ofa.errors import ArtifactError, ConfigError
+from ofa.spaces import SearchSpace, get_space
+
+log = logging.getLogger(__name__)
+
+_RULES = [
+    (r"first_conv\.(conv\.weight|bn\.\w+)", r"stem.\1"),
+    (r"blocks\.(\d+)\.conv\.inverted_bottleneck\.conv\.weight", r"blocks.\1.expand_conv.weight"),
+    (r"blocks\.(\d+)\.conv\.inverted_bottleneck\.bn\.(\w+)", r"blocks.\1.expand_bn.\2"),
+    (r"blocks\.(\d+)\.conv\.depth_conv\.conv\.weight", r"blocks.\1.dw_conv.weight"),
+    (r"blocks\.(\d+)\.conv\.depth_conv\.conv\.(\d+to\d+)_matrix", r"blocks.\1.dw_conv.kernel_transforms.\2"),
+    (r"blocks\.(\d+)\.conv\.depth_conv\.bn\.(\w+)", r"blocks.\1.dw_bn.\2"),
+    (r"blocks\.(\d+)\.conv\.depth_conv\.se\.fc\.(reduce|expand)\.(weight|bias)", r"blocks.\1.se.\2.\3"),
+    (r"blocks\.(\d+)\.conv\.point_linear\.conv\.weight", r"blocks.\1.project_conv.weight"),
+    (r"blocks\.(\d+)\.conv\.point_linear\.bn\.(\w+)", r"blocks.\1.project_bn.\2"),
+    (r"final_expand_layer\.(conv\.weight|bn\.\w+)", r"final_expand.\1"),
+    (r"feature_mix_layer\.conv\.weight", r"feature_mix.conv.weight"),
+    (r"classifier\.linear\.(weight|bias)", r"classifier.\1"),
+]
+_COMPILED = [(re.compile(f"^{pattern}$"), repl) for pattern, repl in _RULES]
+
+
+def normalize_key(key: str) -> str:
+    """Official key (any spelling) -> canonical official spelling."""
+    key = key.removeprefix("module.")
+    key = key.replace(".mobile_inverted_conv.", ".conv.")
+    key = key.replace(".bn.bn.", ".bn.").replace(".conv.conv.weight", ".conv.weight").replace(".linear.linear.", ".linear.")
+    return key
+
+
+def map_key(key: str) -> str | None:
+    canonical = normalize_key(key)
+    for pattern, repl in _COMPILED:
+        if pattern.match(canonical):
+            return pattern.sub(repl, canonical)
+    return None
+
+
+def read_checkpoint(path: "str | Path") -> dict[str, torch.Tensor]:
+    """Load a checkpoint safely (``weights_only=True``) and return its flat tensor dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"checkpoint {path} does not exist")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ArtifactError(f"cannot read {path} as a weights-only PyTorch checkpoint: {str(exc).splitlines()[0]}") from None
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ArtifactError(f"{path} is not an OFA state dict (expected a dict of tensors, or {{'state_dict': ...}})")
+    return obj
+
+
+def infer_space(state: dict[str, torch.Tensor]) -> SearchSpace:
+    """Pick the official space matching a checkpoint's stem width, kernels and depth."""
+    stem = state.get("first_conv.conv.weight")
+    if stem is None:
+        stem = next((v for k, v in state.items() if normalize_key(k) == "first_conv.conv.weight"), None)
+    if stem is None:
+        raise ArtifactError("checkpoint has no first_conv.conv.weight: not an OFA-MobileNetV3 supernet")
+    width_mult = {16: 1.0, 24: 1.2}.get(stem.shape[0])
+    if width_mult is None:
+        raise ConfigError(f"cannot infer the width multiplier from a stem of {stem.shape[0]} channels; pass --space")
+    return get_space(f"ofa_mbv3_d234_e346_k357_w{width_mult}")
+
+
+def convert_state_dict(state: dict[str, torch.Tensor], space: SearchSpace) -> tuple[dict[str, torch.Tensor], int]:
+    """Map official keys to this project's supernet keys; returns (state, num_classes)."""
+    converted, unknown = {}, []
+    for key, tensor in state.items():
+        new = map_key(key)
+        if new is None:
+            unknown.append(key)
+        else:
+            converted[new] = tensor
+    if unknown:
+        raise ArtifactError(f"checkpoint has {len(unknown)} key(s) this importer does not know, e.g. {unknown[:3]}")
+    if "classifier.weight" not in converted:
+        raise ArtifactError("checkpoint has no classifier.linear.weight")
+    return converted, int(converted["classifier.weight"].shape[0])
+
+
+def import_official(path: "str | Path", space: "SearchSpace | str | None" = None):
+    """Build an :class:`~ofa.nn.supernet.OFASupernet` holding an official checkpoint's weights."""
+    from ofa.nn.supernet import OFASupernet
+
+    state = read_checkpoint(path)
+    space = get_space(space) if space is not None else infer_space(state)
+    converted, num_classes = convert_state_dict(state, space)
+    net = OFASupernet(space, num_classes)
+    expected = net.state_dict()
+    missing = sorted(set(expected) - set(converted))
+    if missing:
+        raise ArtifactError(f"checkpoint lacks {len(missing)} tensor(s) of space {space.id}, e.g. {missing[:3]}; "
+                            "is --space right?")
+    wrong = [f"{k}: checkpoint {tuple(v.shape)} vs space {tuple(expected[k].shape)}"
+             for k, v in converted.items() if k in expected and v.shape != expected[k].shape]
+    if wrong:
+        raise ArtifactError(f"checkpoint shapes do not fit space {space.id}: {wrong[:3]}; pass the right --space")
+    net.load_state_dict(converted, strict=True)
+    log.info("imported %d tensors into %s (%d classes)", len(converted), space.id, num_classes)
+    return net.eval()

@@ -1,0 +1,172 @@
+"""A search space as plain data: the OFA-MobileNetV3 family with its elastic choices.
+
+A space describes the *supernet*: the stem, a fixed first block, elastic stages (width, stride,
+activation, squeeze-excite), the head, and the elastic choices — kernel ``k``, expand ``e``,
+depth ``d`` per stage, and input resolution ``r``. Everything else (layer shapes, FLOPs, LUT
+blocks) is derived from it, so a space loaded from JSON/YAML rebuilds the same networks.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ofa.errors import ConfigError
+
+Activation = Literal["relu", "h_swish"]
+
+
+def make_divisible(value: float, divisor: int = 8) -> int:
+    """Round ``value`` to the nearest multiple of ``divisor``, never dropping below 90% of it.
+
+    This is the channel rounding of the MobileNet family (and of OFA's checkpoints), so widths
+    derived from a width multiplier match the official networks exactly.
+    """
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:
+        rounded += divisor
+    return int(rounded)
+
+
+class LayerSpec(BaseModel):
+    """A fixed layer: base width (before the width multiplier), stride, activation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    width: int = Field(gt=0)
+    stride: Literal[1, 2] = 1
+    act: Activation = "relu"
+
+
+class StageSpec(LayerSpec):
+    """An elastic stage of MBConv blocks; ``se`` adds squeeze-excite to each block."""
+
+    se: bool = False
+
+
+class SearchSpace(BaseModel):
+    """An OFA-MobileNetV3-family search space (see module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    description: str = ""
+    family: Literal["mbv3"] = "mbv3"
+    width_mult: float = Field(default=1.0, gt=0)
+    stem: LayerSpec
+    first_block: StageSpec
+    stages: tuple[StageSpec, ...]
+    final_expand_width: int = Field(gt=0)
+    feature_mix_width: int = Field(gt=0)
+    ks_choices: tuple[int, ...]
+    e_choices: tuple[int, ...]
+    d_choices: tuple[int, ...]
+    resolutions: tuple[int, ...]
+    channel_divisor: int = 8
+    se_reduction: int = 4
+    bn_eps: float = 1e-5
+    bn_momentum: float = 0.1
+
+    @field_validator("ks_choices", "e_choices", "d_choices", "resolutions")
+    @classmethod
+    def _sorted_unique_positive(cls, values: tuple[int, ...]) -> tuple[int, ...]:
+        if not values:
+            raise ValueError("must list at least one value")
+        if any(v <= 0 for v in values):
+            raise ValueError(f"values must be positive, got {list(values)}")
+        return tuple(sorted(set(values)))
+
+    @field_validator("ks_choices")
+    @classmethod
+    def _odd_kernels(cls, values: tuple[int, ...]) -> tuple[int, ...]:
+        if any(k % 2 == 0 for k in values):
+            raise ValueError(f"kernel sizes must be odd, got {list(values)}")
+        return values
+
+    @model_validator(mode="after")
+    def _has_stages(self) -> "SearchSpace":
+        if not self.stages:
+            raise ValueError("a space needs at least one elastic stage")
+        return self
+
+    # ----- derived quantities -------------------------------------------------------------
+    def channels(self, base_width: int) -> int:
+        """Actual channel count of a base width under this space's width multiplier."""
+        return make_divisible(base_width * self.width_mult, self.channel_divisor)
+
+    @property
+    def n_stages(self) -> int:
+        return len(self.stages)
+
+    @property
+    def max_depth(self) -> int:
+        return max(self.d_choices)
+
+    @property
+    def n_block_slots(self) -> int:
+        """Length of the per-block ``ks``/``e`` lists: ``max_depth`` slots per stage."""
+        return self.n_stages * self.max_depth
+
+    @property
+    def stem_channels(self) -> int:
+        return self.channels(self.stem.width)
+
+    @property
+    def first_block_channels(self) -> int:
+        return self.channels(self.first_block.width)
+
+    @property
+    def stage_channels(self) -> list[int]:
+        return [self.channels(s.width) for s in self.stages]
+
+    @property
+    def final_expand_channels(self) -> int:
+        return self.channels(self.final_expand_width)
+
+    @property
+    def feature_mix_channels(self) -> int:
+        return self.channels(self.feature_mix_width)
+
+    def mid_channels(self, in_channels: int, expand: float) -> int:
+        """Hidden width of an MBConv block with ``in_channels`` inputs and expand ratio ``expand``."""
+        return make_divisible(round(in_channels * expand), self.channel_divisor)
+
+    def se_channels(self, mid: int) -> int:
+        """Squeeze-excite bottleneck width for a block with ``mid`` hidden channels."""
+        return make_divisible(mid // self.se_reduction, self.channel_divisor)
+
+    def stage_of_slot(self, slot: int) -> int:
+        return slot // self.max_depth
+
+    def summary(self) -> dict:
+        """A short, human-oriented description used by ``ofa space show`` and the demo."""
+        return {
+            "id": self.id,
+            "stages": len(self.stages),
+            "stage_channels": self.stage_channels,
+            "k": list(self.ks_choices),
+            "e": list(self.e_choices),
+            "d": list(self.d_choices),
+            "r": [min(self.resolutions), max(self.resolutions)],
+            "n_resolutions": len(self.resolutions),
+            "n_subnets": self.count_subnets(),
+        }
+
+    def count_subnets(self) -> int:
+        """Number of distinct architectures (unused slots ignored), times resolutions."""
+        per_block = len(self.ks_choices) * len(self.e_choices)
+        per_stage = sum(per_block**d for d in self.d_choices)
+        return per_stage**self.n_stages * len(self.resolutions)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SearchSpace":
+        """Validate a space definition, raising :class:`ConfigError` with every problem listed."""
+        from pydantic import ValidationError
+
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()
+            )
+            raise ConfigError(f"invalid search space definition: {problems}") from None

@@ -1,0 +1,202 @@
+"""A sub-network as plain, validated data: ``{"space", "ks", "e", "d", "r"}``.
+
+``ks`` and ``e`` have one entry per block *slot* (``max_depth`` slots per stage, as in OFA);
+slots beyond a stage's active depth are carried but unused. ``d`` has one entry per stage and
+``r`` is the input resolution. A config is validated against its space on construction through
+:meth:`SubnetConfig.from_dict`; a wrong length, a value outside the space or an unknown key is a
+:class:`~ofa.errors.ConfigError` naming the valid choices.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from ofa.errors import ConfigError
+from ofa.spaces import SearchSpace, get_space
+
+_KEYS = ("space", "ks", "e", "d", "r")
+
+
+@dataclass(frozen=True)
+class SubnetConfig:
+    space: str
+    ks: tuple[int, ...]
+    e: tuple[int, ...]
+    d: tuple[int, ...]
+    r: int
+
+    # ----- construction & validation -----------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict, space: "SearchSpace | str | None" = None) -> "SubnetConfig":
+        """Build and validate a config. ``space`` defaults to the one named in ``data``."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a sub-network config must be a JSON object with keys {list(_KEYS)}, got {type(data).__name__}")
+        unknown = sorted(set(data) - set(_KEYS) - {"resolution"})
+        if unknown:
+            raise ConfigError(f"unknown sub-network config key(s) {unknown}; valid keys: {list(_KEYS)}")
+        data = dict(data)
+        if "resolution" in data:  # accept OFA's spelling
+            if "r" in data:
+                raise ConfigError("give the resolution once, as 'r' (not both 'r' and 'resolution')")
+            data["r"] = data.pop("resolution")
+        space_obj = _resolve_space(space if space is not None else data.get("space"))
+        if "space" in data and data["space"] != space_obj.id:
+            raise ConfigError(f"sub-network config is for space {data['space']!r} but space {space_obj.id!r} was given")
+        missing = [k for k in ("ks", "e", "d", "r") if k not in data]
+        if missing:
+            raise ConfigError(f"sub-network config is missing key(s) {missing}; a config needs {list(_KEYS)}")
+        cfg = cls(
+            space=space_obj.id,
+            ks=_int_tuple(data["ks"], "ks"),
+            e=_int_tuple(data["e"], "e"),
+            d=_int_tuple(data["d"], "d"),
+            r=_int_value(data["r"], "r"),
+        )
+        cfg.validate(space_obj)
+        return cfg
+
+    def validate(self, space: SearchSpace) -> None:
+        """Raise :class:`ConfigError` unless this config belongs to ``space``."""
+        if self.space != space.id:
+            raise ConfigError(f"sub-network config is for space {self.space!r}, not {space.id!r}")
+        _check_list("ks", self.ks, space.n_block_slots, space.ks_choices, "one per block slot: stages x max depth")
+        _check_list("e", self.e, space.n_block_slots, space.e_choices, "one per block slot: stages x max depth")
+        _check_list("d", self.d, space.n_stages, space.d_choices, "one per stage")
+        if self.r not in space.resolutions:
+            raise ConfigError(f"resolution r={self.r} is not in space {space.id}; valid: {list(space.resolutions)}")
+
+    # ----- sampling ---------------------------------------------------------------------------
+    @classmethod
+    def sample(cls, space: "SearchSpace | str", rng: "random.Random | int | None" = None, **limits) -> "SubnetConfig":
+        """A uniformly random config; ``limits`` may narrow the choices (``ks=(3,5)``, ``d=(2,)``...)."""
+        space = _resolve_space(space)
+        rng = rng if isinstance(rng, random.Random) else random.Random(rng)
+        ks, e, d, r = _choices(space, limits)
+        return cls(
+            space=space.id,
+            ks=tuple(rng.choice(ks) for _ in range(space.n_block_slots)),
+            e=tuple(rng.choice(e) for _ in range(space.n_block_slots)),
+            d=tuple(rng.choice(d) for _ in range(space.n_stages)),
+            r=rng.choice(r),
+        )
+
+    @classmethod
+    def largest(cls, space: "SearchSpace | str", r: int | None = None) -> "SubnetConfig":
+        space = _resolve_space(space)
+        return cls._uniform(space, max(space.ks_choices), max(space.e_choices), max(space.d_choices), r or max(space.resolutions))
+
+    @classmethod
+    def smallest(cls, space: "SearchSpace | str", r: int | None = None) -> "SubnetConfig":
+        space = _resolve_space(space)
+        return cls._uniform(space, min(space.ks_choices), min(space.e_choices), min(space.d_choices), r or min(space.resolutions))
+
+    @classmethod
+    def _uniform(cls, space: SearchSpace, k: int, e: int, d: int, r: int) -> "SubnetConfig":
+        cfg = cls(space.id, (k,) * space.n_block_slots, (e,) * space.n_block_slots, (d,) * space.n_stages, r)
+        cfg.validate(space)
+        return cfg
+
+    # ----- views & serialisation -----------------------------------------------------------------
+    def active_slots(self, space: SearchSpace) -> list[int]:
+        """Indices of the block slots that run (the first ``d[s]`` slots of each stage)."""
+        return [s * space.max_depth + i for s, depth in enumerate(self.d) for i in range(depth)]
+
+    def canonical(self, space: SearchSpace) -> "SubnetConfig":
+        """Same architecture with unused slots set to the smallest choice (for de-duplication)."""
+        active = set(self.active_slots(space))
+        ks = tuple(k if i in active else min(space.ks_choices) for i, k in enumerate(self.ks))
+        e = tuple(v if i in active else min(space.e_choices) for i, v in enumerate(self.e))
+        return SubnetConfig(self.space, ks, e, self.d, self.r)
+
+    def with_resolution(self, r: int) -> "SubnetConfig":
+        return SubnetConfig(self.space, self.ks, self.e, self.d, r)
+
+    def to_dict(self) -> dict:
+        return {"space": self.space, "ks": list(self.ks), "e": list(self.e), "d": list(self.d), "r": self.r}
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str, space: "SearchSpace | str | None" = None) -> "SubnetConfig":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"sub-network config is not valid JSON: {exc}") from None
+        return cls.from_dict(data, space)
+
+    @classmethod
+    def load(cls, path: "str | Path", space: "SearchSpace | str | None" = None) -> "SubnetConfig":
+        """Read a config from a JSON file (a search result with a ``subnet`` key works too)."""
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"sub-network config file {path} does not exist")
+        data = json.loads(path.read_text()) if path.suffix != ".yaml" else _yaml(path)
+        if isinstance(data, dict) and "subnet" in data and isinstance(data["subnet"], dict):
+            data = data["subnet"]
+        return cls.from_dict(data, space)
+
+    def save(self, path: "str | Path") -> None:
+        from ofa.io import atomic_write_text
+
+        atomic_write_text(path, self.to_json(indent=2) + "\n")
+
+    def arch_string(self, space: SearchSpace) -> str:
+        """Compact human-readable form: ``r160|k357.e346|...`` (one group per stage)."""
+        groups = []
+        for s in range(space.n_stages):
+            slots = range(s * space.max_depth, s * space.max_depth + self.d[s])
+            groups.append("".join(f"{self.ks[i]}" for i in slots) + "." + "".join(f"{self.e[i]}" for i in slots))
+        return f"r{self.r}|" + "|".join(groups)
+
+
+# ----- helpers ------------------------------------------------------------------------------
+def _resolve_space(space) -> SearchSpace:
+    if space is None:
+        raise ConfigError("sub-network config does not name its space; add \"space\": \"<space id>\" (see `ofa space list`)")
+    return get_space(space)
+
+
+def _int_tuple(values, name: str) -> tuple[int, ...]:
+    if not isinstance(values, (list, tuple)):
+        raise ConfigError(f"'{name}' must be a list of integers, got {values!r}")
+    return tuple(_int_value(v, name) for v in values)
+
+
+def _int_value(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        raise ConfigError(f"'{name}' must hold integers, got {value!r}")
+    return int(value)
+
+
+def _check_list(name: str, values: Sequence[int], length: int, choices: Iterable[int], what: str) -> None:
+    choices = list(choices)
+    if len(values) != length:
+        raise ConfigError(f"'{name}' has {len(values)} entries but the space needs {length} ({what})")
+    bad = sorted({v for v in values if v not in choices})
+    if bad:
+        raise ConfigError(f"'{name}' has value(s) {bad} outside the space; valid choices: {choices}")
+
+
+def _choices(space: SearchSpace, limits: dict) -> tuple[list[int], list[int], list[int], list[int]]:
+    unknown = sorted(set(limits) - {"ks", "e", "d", "r"})
+    if unknown:
+        raise ConfigError(f"unknown sampling limit(s) {unknown}; valid: ks, e, d, r")
+    out = []
+    for key, allowed in (("ks", space.ks_choices), ("e", space.e_choices), ("d", space.d_choices), ("r", space.resolutions)):
+        chosen = list(limits.get(key) or allowed)
+        bad = sorted(set(chosen) - set(allowed))
+        if bad:
+            raise ConfigError(f"sampling limit {key}={chosen} has value(s) {bad} outside the space; valid: {list(allowed)}")
+        out.append(sorted(chosen))
+    return tuple(out)  # type: ignore[return-value]
+
+
+def _yaml(path: Path):
+    import yaml
+
+    return yaml.safe_load(path.read_text())
