@@ -1,0 +1,31 @@
+# The two commands of a fresh machine: `make demo` (the main job on the embedded default) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EXTRAS ?= dev,tflite,report
+STAMP := $(VENV)/.installed-$(EXTRAS)
+
+.PHONY: install demo test test-fast bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/ofa demo --out runs/demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" --durations=15
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" -x -k "not tflite and not ssh"
+
+bench: $(STAMP)
+	@echo "benchmarks live in bench/; see bench/README.md"
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,1 @@
+"""Exporters (ONNX, TFLite, TensorRT) and their validation against PyTorch."""

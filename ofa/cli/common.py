@@ -1,0 +1,89 @@
+"""Shared CLI plumbing: typed-error handling, logging set-up, rich console and progress bars."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from typing import Any, Callable
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ofa.errors import OFAError
+
+console = Console(stderr=True)
+out = Console()
+
+
+def handle_errors(func: Callable) -> Callable:
+    """Print :class:`OFAError` as one red line (no traceback) and exit with its code."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except OFAError as exc:
+            console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+            if os.environ.get("OFA_DEBUG"):
+                raise
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/yellow] (finished work is kept; re-run the command to resume)")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def setup_logging(verbose: bool = False) -> None:
+    from rich.logging import RichHandler
+
+    level = logging.DEBUG if verbose else logging.INFO
+    handler: logging.Handler
+    if sys.stderr.isatty():
+        handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
+        fmt = "%(message)s"
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    handler.setFormatter(logging.Formatter(fmt, datefmt="%H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    for name in ("ofa", "latency", "devices", "export"):
+        logging.getLogger(name).setLevel(level)
+
+
+def progress(transient: bool = False):
+    """A rich progress display with bar, count, elapsed and ETA (plain when not a terminal)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("eta"), TimeRemainingColumn(), console=console, transient=transient,
+                    disable=not console.is_terminal)
+
+
+def print_table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None) -> None:
+    if not rows:
+        out.print(f"{title}: (none)")
+        return
+    columns = columns or list(rows[0])
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*[_fmt(row.get(col)) for col in columns])
+    out.print(table)
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
