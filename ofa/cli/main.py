@@ -116,5 +116,24 @@ def _read_labels(path: Optional[Path], num_classes: int) -> Optional[list[str]]:
     return names
 
 
+# Commands of the other packages: each module defines ``register(app)`` (imports stay lazy inside commands).
+_PLUGINS = ("ofa.train.cli", "devices.cli", "latency.cli", "export.cli", "ofa.search.cli", "ofa.zoo.cli", "ofa.demo")
+
+
+def _register_plugins() -> None:
+    import importlib
+
+    for module in _PLUGINS:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and module.startswith(exc.name):
+                continue  # that part of the tool is not built yet
+            raise
+        mod.register(app)
+
+
+_register_plugins()
+
 if __name__ == "__main__":
     app()
