@@ -27,7 +27,7 @@ def handle_errors(func: Callable) -> Callable:
         try:
             return func(*args, **kwargs)
         except OFAError as exc:
-            console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+            console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
             if os.environ.get("OFA_DEBUG"):
                 raise
             raise typer.Exit(exc.exit_code) from None

@@ -25,7 +25,7 @@ def open_dataset(spec: "str | Path", image_size: int | None = None) -> DataSourc
         return load_cifar10()
     path = Path(text)
     if not path.exists():
-        raise DataError(f"dataset {text!r} not found: give 'builtin', 'cifar10', an ImageFolder directory, or a .tar.gz of one")
+        raise DataError(f"dataset path {text} does not exist: give 'builtin', 'cifar10', an ImageFolder directory, or a .tar.gz of one")
     if path.is_file() and (path.name.endswith(".tar.gz") or path.suffix in {".tar", ".tgz"}):
         from ofa.data.cifar10 import load_cifar10, unpack
         from ofa.data.imagefolder import load_imagefolder
