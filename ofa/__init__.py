@@ -8,7 +8,7 @@ The public Python API most users need:
 
 __version__ = "0.1.0"
 
-from ofa.errors import OFAError, ConfigError, DataError, ArtifactError  # noqa: E402
+from ofa.errors import ArtifactError, ConfigError, DataError, DeviceError, ExportError, InfeasibleError, OFAError  # noqa: E402
 from ofa.spaces import SearchSpace, get_space, list_spaces  # noqa: E402
 from ofa.subnet import SubnetConfig  # noqa: E402
 
@@ -37,6 +37,9 @@ __all__ = [
     "ConfigError",
     "DataError",
     "ArtifactError",
+    "DeviceError",
+    "ExportError",
+    "InfeasibleError",
     "SearchSpace",
     "get_space",
     "list_spaces",

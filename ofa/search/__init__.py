@@ -1,0 +1,1 @@
+"""Accuracy predictor and hardware-aware search (vectorised evolution, NSGA-II Pareto fronts)."""

@@ -1,0 +1,144 @@
+"""Search as one call: best sub-network per (device, budget), or Pareto fronts, with full figures."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ofa.errors import ConfigError, InfeasibleError
+from ofa.io import atomic_write, atomic_write_json
+from ofa.search.acc_predictor import AccuracyPredictor
+from ofa.search.constraints import Constraint, Cost, additive_cost
+from ofa.search.cost_table import flops_table, params_table
+from ofa.search.evolution import EvolutionSettings, SearchHistory, evolve
+from ofa.search.nsga2 import pareto_front
+from ofa.search.population import Population
+from ofa.spaces import SearchSpace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SearchProblem:
+    """What to search: a space, an accuracy predictor, latency models per device, and budgets."""
+
+    space: SearchSpace
+    accuracy: AccuracyPredictor
+    num_classes: int
+    latency: dict[str, Cost] = field(default_factory=dict)  # device name -> latency cost (ms)
+    flops_m: float | None = None
+    params_m: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.accuracy.space.id != self.space.id:
+            raise ConfigError(f"accuracy predictor is for space {self.accuracy.space.id}, not {self.space.id}")
+        self.flops = additive_cost("mflops", "MFLOPs", flops_table(self.space, self.num_classes))
+        self.params = additive_cost("params_m", "M params", params_table(self.space, self.num_classes))
+
+    def base_constraints(self) -> list[Constraint]:
+        out = []
+        if self.flops_m is not None:
+            out.append(Constraint(self.flops, self.flops_m))
+        if self.params_m is not None:
+            out.append(Constraint(self.params, self.params_m))
+        return out
+
+    def describe(self, pop: Population) -> list[dict]:
+        """Predicted accuracy, latency (mean/std) on every device, FLOPs and params of each row."""
+        acc = self.accuracy(pop)
+        lat = {name: (cost(pop), cost.spread(pop) if cost.spread else np.zeros(len(pop))) for name, cost in self.latency.items()}
+        flops, params = self.flops(pop), self.params(pop)
+        rows = []
+        for i, cfg in enumerate(pop.configs(self.space)):
+            rows.append({"subnet": cfg.to_dict(), "arch": cfg.arch_string(self.space), "predicted_top1": float(acc[i]),
+                         "latency_ms": {n: {"mean": float(m[i]), "std": float(s[i])} for n, (m, s) in lat.items()},
+                         "mflops": float(flops[i]), "params_m": float(params[i])})
+        return rows
+
+
+def _device_cost(problem: SearchProblem, device: str) -> Cost:
+    if device not in problem.latency:
+        raise ConfigError(f"no latency model for device {device!r}; given: {sorted(problem.latency)}")
+    return problem.latency[device]
+
+
+def best_under_budget(problem: SearchProblem, device: str | None, latency_ms: float | None,
+                      settings: EvolutionSettings = EvolutionSettings()) -> tuple[dict, SearchHistory]:
+    """The best sub-network meeting ``latency_ms`` on ``device`` (and the problem's FLOPs/params caps)."""
+    constraints = problem.base_constraints()
+    if latency_ms is not None:
+        constraints.append(Constraint(_device_cost(problem, device), latency_ms))
+    result = evolve(problem.space, problem.accuracy, constraints, settings)
+    row = problem.describe(result.best)[0]
+    row |= {"device": device, "latency_budget_ms": latency_ms, "search_seconds": result.seconds,
+            "evaluations": result.evaluations, "feasible": True}
+    return row, result.history
+
+
+def search_many(problem: SearchProblem, budgets: dict[str | None, list[float | None]],
+                settings: EvolutionSettings = EvolutionSettings(), on_done=None) -> tuple[list[dict], dict]:
+    """Every (device, budget) pair; an infeasible budget becomes a row saying so, the rest still run."""
+    rows, histories = [], {}
+    for device, values in budgets.items():
+        for budget in values:
+            try:
+                row, history = best_under_budget(problem, device, budget, settings)
+                histories[(device, budget)] = history
+            except InfeasibleError as exc:
+                row = {"device": device, "latency_budget_ms": budget, "feasible": False, "reason": str(exc)}
+                if device is not None and budget is not None:
+                    value, pop = _device_cost(problem, device).minimum()
+                    row |= {"min_latency_ms": value, "fastest": problem.describe(pop)[0]}
+            rows.append(row)
+            if on_done:
+                on_done(row)
+    return rows, histories
+
+
+def pareto(problem: SearchProblem, device: str, settings: EvolutionSettings = EvolutionSettings(generations=200),
+           max_latency_ms: float | None = None) -> list[dict]:
+    """Accuracy/latency Pareto front on ``device`` (optionally capped), described row by row."""
+    cost = _device_cost(problem, device)
+    constraints = problem.base_constraints() + ([Constraint(cost, max_latency_ms)] if max_latency_ms else [])
+    result = pareto_front(problem.space, problem.accuracy, cost, constraints, settings)
+    rows = problem.describe(result.front)
+    for row in rows:
+        row["device"] = device
+    log.info("front on %s: %d points in %.2f s (%d evaluations)", device, len(rows), result.seconds, result.evaluations)
+    return rows
+
+
+def history_frame(problem: SearchProblem, histories: dict) -> pd.DataFrame:
+    """Every evaluated candidate of every search as one table (arch strings, fitness, costs)."""
+    frames = []
+    for (device, budget), hist in histories.items():
+        pop = hist.population()
+        frame = pd.DataFrame({"device": device, "latency_budget_ms": budget, "generation": np.concatenate(hist.generations),
+                              "predicted_top1": np.concatenate(hist.fitness), "mflops": problem.flops(pop)})
+        for name, cost in problem.latency.items():
+            frame[f"latency_ms@{name}"] = cost(pop)
+        frame["arch"] = [c.arch_string(problem.space) for c in pop.configs(problem.space)]
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def write_results(out: "str | Path", rows: list[dict], history: pd.DataFrame | None, settings: dict) -> Path:
+    """``search_result.json``, one ``subnets/<device>-<budget>.json`` per feasible row, ``history.csv``."""
+    from ofa import __version__
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for row in rows:
+        if row.get("feasible", True) and "subnet" in row:
+            label = f"{row.get('device') or 'any'}-{row.get('latency_budget_ms') or 'none'}ms"
+            row["subnet_file"] = f"subnets/{label}.json"
+            atomic_write_json(out / row["subnet_file"], row["subnet"])
+    atomic_write_json(out / "search_result.json", {"schema_version": 1, "tool_version": __version__,
+                                                    "settings": settings, "results": rows})
+    if history is not None and len(history):
+        atomic_write(out / "history.csv", lambda tmp: history.to_csv(tmp, index=False))
+    return out

@@ -1,0 +1,59 @@
+"""Search constraints: a named, vectorised cost with an upper limit (latency on a device, FLOPs, params)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ofa.errors import InfeasibleError
+from ofa.search.population import Population
+from ofa.spaces import SearchSpace
+
+
+@dataclass
+class Cost:
+    """A vectorised cost of a population, e.g. latency on one device. ``minimum()`` -> (value, config)."""
+
+    name: str  # e.g. "latency_ms@ort-cpu", "mflops"
+    unit: str
+    fn: Callable[[Population], np.ndarray]
+    minimum: Callable[[], tuple[float, Population]]
+    spread: Callable[[Population], np.ndarray] | None = None  # std of the prediction, if known
+
+    def __call__(self, pop: Population) -> np.ndarray:
+        return self.fn(pop)
+
+
+@dataclass
+class Constraint:
+    cost: Cost
+    limit: float
+
+    def ok(self, pop: Population) -> np.ndarray:
+        return self.cost(pop) <= self.limit
+
+
+def feasible(constraints: list[Constraint], pop: Population) -> np.ndarray:
+    mask = np.ones(len(pop), dtype=bool)
+    for c in constraints:
+        mask &= c.ok(pop)
+    return mask
+
+
+def check_reachable(space: SearchSpace, constraints: list[Constraint]) -> None:
+    """Fail fast on a budget no sub-network meets, naming the smallest reachable value and its config."""
+    for c in constraints:
+        value, pop = c.cost.minimum()
+        if value > c.limit:
+            cfg = pop.configs(space)[0]
+            raise InfeasibleError(
+                f"no sub-network of {space.id} meets {c.cost.name} <= {c.limit:g} {c.cost.unit}: the smallest reachable "
+                f"is {value:.4g} {c.cost.unit}, by {cfg.to_json()}; raise the budget to at least that")
+
+
+def additive_cost(name: str, unit: str, table) -> Cost:
+    """Wrap an :class:`~ofa.search.cost_table.AdditiveCost` (exact minimum, optional spread)."""
+    spread = (lambda pop: np.sqrt(table.variance(pop))) if table.block_var is not None else None
+    return Cost(name, unit, table, table.minimum, spread)

@@ -1,0 +1,89 @@
+"""Populations of sub-networks as integer arrays of *choice indices*, for vectorised search.
+
+A population of N configs is four arrays: ``ks`` (N, slots), ``e`` (N, slots), ``d`` (N, stages)
+and ``r`` (N,), each holding indices into the space's sorted choice lists. Sampling, mutation and
+crossover act on whole arrays at once; :meth:`Population.configs` turns rows back into
+:class:`~ofa.subnet.SubnetConfig` values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ofa.spaces import SearchSpace
+from ofa.subnet import SubnetConfig
+
+
+@dataclass
+class Population:
+    ks: np.ndarray
+    e: np.ndarray
+    d: np.ndarray
+    r: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.r)
+
+    def take(self, index) -> "Population":
+        return Population(self.ks[index], self.e[index], self.d[index], self.r[index])
+
+    @staticmethod
+    def concat(parts: list["Population"]) -> "Population":
+        return Population(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("ks", "e", "d", "r")))
+
+    def key_rows(self, space: SearchSpace) -> np.ndarray:
+        """One row per config, unused slots zeroed: equal rows = same architecture."""
+        mask = active_mask(space, self.d)
+        return np.concatenate([self.ks * mask, self.e * mask, self.d, self.r[:, None]], axis=1)
+
+    def configs(self, space: SearchSpace) -> list[SubnetConfig]:
+        ks, e, d, r = (np.asarray(c) for c in (space.ks_choices, space.e_choices, space.d_choices, space.resolutions))
+        return [SubnetConfig(space.id, tuple(int(v) for v in ks[self.ks[i]]), tuple(int(v) for v in e[self.e[i]]),
+                             tuple(int(v) for v in d[self.d[i]]), int(r[self.r[i]])) for i in range(len(self))]
+
+    @classmethod
+    def from_configs(cls, space: SearchSpace, configs: list[SubnetConfig]) -> "Population":
+        def index(values, choices):
+            lookup = {c: i for i, c in enumerate(choices)}
+            return np.array([[lookup[v] for v in row] for row in values], dtype=np.int64)
+
+        return cls(index([c.ks for c in configs], space.ks_choices), index([c.e for c in configs], space.e_choices),
+                   index([c.d for c in configs], space.d_choices), index([[c.r] for c in configs], space.resolutions)[:, 0])
+
+
+def active_mask(space: SearchSpace, d_idx: np.ndarray) -> np.ndarray:
+    """(N, slots) boolean: slot i of stage s runs iff its position < d[s]."""
+    depth = np.asarray(space.d_choices)[d_idx]  # (N, stages)
+    position = np.tile(np.arange(space.max_depth), space.n_stages)  # (slots,)
+    stage = np.repeat(np.arange(space.n_stages), space.max_depth)
+    return position[None, :] < depth[:, stage]
+
+
+def sample(space: SearchSpace, n: int, rng: np.random.Generator, r_choices: np.ndarray | None = None) -> Population:
+    """``n`` uniformly random configs (resolution indices from ``r_choices`` if given)."""
+    slots, stages = space.n_block_slots, space.n_stages
+    r = rng.choice(r_choices, n) if r_choices is not None else rng.integers(0, len(space.resolutions), n)
+    return Population(rng.integers(0, len(space.ks_choices), (n, slots)), rng.integers(0, len(space.e_choices), (n, slots)),
+                      rng.integers(0, len(space.d_choices), (n, stages)), np.asarray(r, dtype=np.int64))
+
+
+def mutate(space: SearchSpace, parents: Population, prob: float, rng: np.random.Generator,
+           r_choices: np.ndarray | None = None) -> Population:
+    """Each gene of each parent is resampled with probability ``prob`` (OFA's mutation)."""
+    fresh = sample(space, len(parents), rng, r_choices)
+    out = []
+    for field in ("ks", "e", "d", "r"):
+        old, new = getattr(parents, field), getattr(fresh, field)
+        out.append(np.where(rng.random(old.shape) < prob, new, old))
+    return Population(*out)
+
+
+def crossover(a: Population, b: Population, rng: np.random.Generator) -> Population:
+    """Uniform crossover: each gene from parent ``a`` or ``b`` with equal probability."""
+    out = []
+    for field in ("ks", "e", "d", "r"):
+        x, y = getattr(a, field), getattr(b, field)
+        out.append(np.where(rng.random(x.shape) < 0.5, x, y))
+    return Population(*out)

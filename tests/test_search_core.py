@@ -1,0 +1,146 @@
+"""Populations, additive cost tables, encoding, evolution and NSGA-II on exhaustively checkable spaces."""
+
+import itertools
+import time
+
+import numpy as np
+import pytest
+
+from ofa import InfeasibleError, SubnetConfig, get_space
+from ofa.complexity import subnet_cost
+from ofa.search.constraints import Constraint, additive_cost
+from ofa.search.cost_table import flops_table, params_table
+from ofa.search.encoding import encode, feature_size
+from ofa.search.evolution import EvolutionSettings, evolve
+from ofa.search.nsga2 import front_2d, hypervolume_2d, non_dominated_ranks, pareto_front
+from ofa.search.population import Population, crossover, mutate, sample
+
+from conftest import MBV3, TINY
+
+QUICK = EvolutionSettings(population=40, generations=60, seed=0)
+
+
+def all_configs(space):
+    """Every distinct architecture of a (tiny) space, unused slots at the first choice."""
+    per_stage = []
+    for d_idx, d in enumerate(space.d_choices):
+        for genes in itertools.product(range(len(space.ks_choices) * len(space.e_choices)), repeat=d):
+            per_stage.append((d_idx, genes))
+    rows = []
+    for stages in itertools.product(per_stage, repeat=space.n_stages):
+        ks = np.zeros(space.n_block_slots, int)
+        e = np.zeros(space.n_block_slots, int)
+        for s, (_, genes) in enumerate(stages):
+            for i, g in enumerate(genes):
+                ks[s * space.max_depth + i], e[s * space.max_depth + i] = divmod(g, len(space.e_choices))
+        rows.append((ks, e, [d for d, _ in stages]))
+    n, R = len(rows), len(space.resolutions)
+    return Population(np.repeat(np.array([r[0] for r in rows]), R, 0), np.repeat(np.array([r[1] for r in rows]), R, 0),
+                      np.repeat(np.array([r[2] for r in rows]), R, 0), np.tile(np.arange(R), n))
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return get_space(TINY)
+
+
+@pytest.fixture(scope="module")
+def everything(tiny):
+    return all_configs(tiny)
+
+
+def test_population_round_trip_and_operators_stay_in_space(tiny):
+    rng = np.random.default_rng(0)
+    pop = sample(tiny, 30, rng)
+    configs = pop.configs(tiny)
+    back = Population.from_configs(tiny, configs)
+    assert all(np.array_equal(getattr(pop, f), getattr(back, f)) for f in ("ks", "e", "d", "r"))
+    for child in mutate(tiny, pop, 0.5, rng).configs(tiny) + crossover(pop, pop.take(slice(None, None, -1)), rng).configs(tiny):
+        child.validate(tiny)
+
+
+@pytest.mark.parametrize("space_id", [TINY, MBV3])
+def test_cost_tables_equal_per_config_counts(space_id):
+    space = get_space(space_id)
+    pop = sample(space, 40, np.random.default_rng(1))
+    flops, params = flops_table(space, 10)(pop), params_table(space, 10)(pop)
+    for i, cfg in enumerate(pop.configs(space)):
+        cost = subnet_cost(space, cfg, 10)
+        assert flops[i] == pytest.approx(cost.mflops, abs=1e-9)
+        assert params[i] == pytest.approx(cost.params_m, abs=1e-12)
+
+
+def test_table_minimum_is_the_exhaustive_minimum(tiny, everything):
+    table = flops_table(tiny, 10)
+    value, pop = table.minimum()
+    assert value == pytest.approx(table(everything).min())
+    assert table(pop)[0] == pytest.approx(value)
+
+
+def test_encoding_masks_skipped_blocks(tiny):
+    cfg = SubnetConfig.sample(tiny, 0, d=(1,))
+    x = encode(tiny, Population.from_configs(tiny, [cfg]))
+    assert x.shape == (1, feature_size(tiny))
+    per_slot = len(tiny.ks_choices) + len(tiny.e_choices)
+    blocks = x[0, : tiny.n_block_slots * per_slot].reshape(tiny.n_block_slots, per_slot)
+    active = set(cfg.active_slots(tiny))
+    for slot in range(tiny.n_block_slots):
+        assert blocks[slot].sum() == (2 if slot in active else 0)
+    assert x[0, -len(tiny.resolutions):].sum() == 1
+
+
+def _synthetic_accuracy(space):
+    """A fitness with structure (bigger is better, kernel 5 in late stages helps) to search on."""
+    flops = flops_table(space, 10)
+    return lambda pop: np.log(flops(pop)) + 0.05 * (pop.ks[:, -2:] == 1).sum(axis=1)
+
+
+def test_evolution_meets_budget_is_seeded_and_near_exhaustive_optimum(tiny, everything):
+    fitness = _synthetic_accuracy(tiny)
+    flops = additive_cost("mflops", "MFLOPs", flops_table(tiny, 10))
+    budget = float(np.median(flops(everything)))
+    a = evolve(tiny, fitness, [Constraint(flops, budget)], QUICK)
+    b = evolve(tiny, fitness, [Constraint(flops, budget)], QUICK)
+    assert flops(a.best)[0] <= budget
+    assert a.best.configs(tiny) == b.best.configs(tiny) and a.fitness == b.fitness
+    ok = flops(everything) <= budget
+    optimum = fitness(everything)[ok].max()
+    assert a.fitness >= optimum - 0.02 * abs(optimum)
+
+
+def test_infeasible_budget_fails_fast_naming_the_minimum(tiny):
+    flops = additive_cost("mflops", "MFLOPs", flops_table(tiny, 10))
+    smallest, _ = flops.minimum()
+    start = time.perf_counter()
+    with pytest.raises(InfeasibleError) as err:
+        evolve(tiny, _synthetic_accuracy(tiny), [Constraint(flops, smallest * 0.9)], QUICK)
+    assert time.perf_counter() - start < 2
+    assert f"{smallest:.4g}" in str(err.value) and '"ks"' in str(err.value)
+
+
+def test_budget_at_exact_minimum_is_found(tiny):
+    flops = additive_cost("mflops", "MFLOPs", flops_table(tiny, 10))
+    smallest, _ = flops.minimum()
+    result = evolve(tiny, _synthetic_accuracy(tiny), [Constraint(flops, smallest + 1e-9)], QUICK)
+    assert flops(result.best)[0] == pytest.approx(smallest)
+
+
+def test_non_dominated_ranks_match_brute_force():
+    obj = np.random.default_rng(0).random((60, 2))
+    ranks = non_dominated_ranks(obj)
+    for i in range(60):
+        dominated = any((obj[j] <= obj[i]).all() and (obj[j] < obj[i]).any() for j in range(60))
+        assert (ranks[i] == 0) == (not dominated)
+    assert set(front_2d(obj)) == set(np.flatnonzero(ranks == 0))
+
+
+def test_pareto_front_covers_most_of_the_exhaustive_hypervolume(tiny, everything):
+    fitness = _synthetic_accuracy(tiny)
+    flops = flops_table(tiny, 10)
+    result = pareto_front(tiny, fitness, flops, [], EvolutionSettings(population=60, generations=80, seed=0))
+    all_acc, all_cost = fitness(everything), flops(everything)
+    ref_cost, ref_acc = all_cost.max() * 1.01, all_acc.min()
+    exhaustive = hypervolume_2d(all_acc, all_cost, ref_cost, ref_acc)
+    found = hypervolume_2d(result.accuracy, result.cost, ref_cost, ref_acc)
+    assert found / exhaustive > 0.97
+    assert np.all(np.diff(result.cost) >= 0) and np.all(np.diff(result.accuracy) > 0)  # a real front
