@@ -24,7 +24,7 @@ def test_predictor_learns_a_ranking_and_round_trips(tmp_path):
     flops = flops_table(space, 10)(pop)
     target = 0.5 + 0.1 * np.log(flops) + 0.02 * (pop.ks[:, 0] == 1)
     configs = pop.configs(space)
-    model = fit(space, configs[:250], target[:250], epochs=300)
+    model = fit(space, configs[:250], target[:250], hidden=64, epochs=300)
     pred = model.predict_configs(configs[250:])
     from scipy.stats import kendalltau
 
@@ -42,7 +42,7 @@ def test_fit_report_has_curve_and_flops_baseline():
     flops = flops_table(space, 10)(pop)
     table = pd.DataFrame({"subnet": [c.to_json() for c in pop.configs(space)], "top1": 0.3 + 0.05 * np.log(flops),
                           "mflops": flops})
-    model = fit_and_evaluate(space, table, curve=(30, 60), epochs=150)
+    model = fit_and_evaluate(space, table, curve=(30, 60), hidden=64, epochs=150)
     report = model.report
     assert [c["n_train"] for c in report["curve"]] == [30, 60, 96]
     assert report["flops_baseline"]["kendall_tau"] == pytest.approx(1.0)
@@ -83,7 +83,7 @@ def search_dirs(tmp_path_factory):
     flops = flops_table(space, 10)(pop)
     table = pd.DataFrame({"subnet": [c.to_json() for c in pop.configs(space)], "top1": 0.2 + 0.1 * np.log(flops),
                           "mflops": flops})
-    fit_and_evaluate(space, table, curve=(), epochs=100).save(root / "acc")
+    fit_and_evaluate(space, table, curve=(), hidden=64, epochs=100).save(root / "acc")
     return root
 
 
