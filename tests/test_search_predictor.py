@@ -107,3 +107,76 @@ def test_search_cli_impossible_budget_exits_with_the_minimum(search_dirs):
     proc = _search(search_dirs, "--flops-m", "0.01")
     assert proc.returncode == 3
     assert "smallest reachable" in proc.stdout + proc.stderr
+
+
+NOTE10 = "ofa_mbv3_d234_e346_k357_w1.2"
+
+
+@pytest.fixture(scope="module")
+def note10(tmp_path_factory):
+    from conftest import SHARED
+
+    src = SHARED / "data" / "ofa_latency_luts" / "note10"
+    if not src.is_dir():
+        pytest.skip(f"OFA Note10 tables not found at {src}")
+    from latency import import_ofa_tables
+
+    out = tmp_path_factory.mktemp("note10")
+    import_ofa_tables(src, out)
+    return out
+
+
+def _note10_problem(note10):
+    import pandas as pd
+
+    from ofa.search.api import SearchProblem
+    from ofa.search.latency_costs import load_latency_cost
+
+    space = get_space(NOTE10)
+    pop = sample(space, 60, np.random.default_rng(3))
+    flops = flops_table(space, 1000)(pop)
+    table = pd.DataFrame({"subnet": [c.to_json() for c in pop.configs(space)], "top1": 0.6 + 0.05 * np.log(flops),
+                          "mflops": flops})
+    acc = fit_and_evaluate(space, table, curve=(), hidden=32, epochs=60)
+    name, cost = load_latency_cost(str(note10), space)
+    return SearchProblem(space, acc, 1000, {name: cost}), name
+
+
+def test_lut_cost_equals_the_latency_predictor(note10):
+    from latency import load_predictor
+
+    problem, name = _note10_problem(note10)
+    cost = problem.latency[name]
+    pop = sample(problem.space, 50, np.random.default_rng(0), cost.r_allowed)
+    expected = load_predictor(note10).predict(pop.configs(problem.space)).mean_ms
+    np.testing.assert_allclose(cost(pop), expected, rtol=1e-9)
+
+
+def test_search_on_note10_budgets_and_impossible_budget(note10):
+    from latency import load_predictor
+
+    from ofa.search.api import search_many
+    from ofa.search.evolution import EvolutionSettings
+
+    problem, name = _note10_problem(note10)
+    rows, _ = search_many(problem, {name: [20.0, 30.0, 5.0]}, EvolutionSettings(population=50, generations=40))
+    ok, impossible = rows[:2], rows[2]
+    predictor = load_predictor(note10)
+    for row in ok:
+        cfg = SubnetConfig.from_dict(row["subnet"])
+        assert cfg.r in (160, 176, 192, 208, 224)  # only resolutions the table covers
+        latency = float(predictor.predict([cfg]).mean_ms[0])
+        assert latency <= row["latency_budget_ms"] and latency == pytest.approx(row["latency_ms"][name]["mean"])
+    assert ok[1]["predicted_top1"] >= ok[0]["predicted_top1"]  # a looser budget is never worse
+    assert not impossible["feasible"]
+    assert impossible["min_latency_ms"] == pytest.approx(9.89, abs=0.01)
+    assert "smallest reachable is 9.89" in impossible["reason"]
+
+
+def test_probe_detects_a_non_additive_cost():
+    from ofa.search.cost_table import probe_additive, flops_table as ft
+
+    space = get_space(TINY)
+    flops = ft(space, 10)
+    assert probe_additive(space, flops, np.arange(len(space.resolutions))) is not None
+    assert probe_additive(space, lambda pop: flops(pop) ** 2, np.arange(len(space.resolutions))) is None

@@ -20,6 +20,7 @@ from ofa.search.population import Population
 from ofa.spaces import SearchSpace
 
 log = logging.getLogger(__name__)
+UNBOUNDED = 1e30
 
 
 @dataclass
@@ -70,8 +71,8 @@ def best_under_budget(problem: SearchProblem, device: str | None, latency_ms: fl
                       settings: EvolutionSettings = EvolutionSettings()) -> tuple[dict, SearchHistory]:
     """The best sub-network meeting ``latency_ms`` on ``device`` (and the problem's FLOPs/params caps)."""
     constraints = problem.base_constraints()
-    if latency_ms is not None:
-        constraints.append(Constraint(_device_cost(problem, device), latency_ms))
+    if device is not None:  # unbounded still keeps the search on resolutions the device's table covers
+        constraints.append(Constraint(_device_cost(problem, device), UNBOUNDED if latency_ms is None else latency_ms))
     result = evolve(problem.space, problem.accuracy, constraints, settings)
     row = problem.describe(result.best)[0]
     row |= {"device": device, "latency_budget_ms": latency_ms, "search_seconds": result.seconds,
@@ -103,7 +104,7 @@ def pareto(problem: SearchProblem, device: str, settings: EvolutionSettings = Ev
            max_latency_ms: float | None = None) -> list[dict]:
     """Accuracy/latency Pareto front on ``device`` (optionally capped), described row by row."""
     cost = _device_cost(problem, device)
-    constraints = problem.base_constraints() + ([Constraint(cost, max_latency_ms)] if max_latency_ms else [])
+    constraints = problem.base_constraints() + [Constraint(cost, max_latency_ms or UNBOUNDED)]
     result = pareto_front(problem.space, problem.accuracy, cost, constraints, settings)
     rows = problem.describe(result.front)
     for row in rows:

@@ -21,6 +21,7 @@ class Cost:
     fn: Callable[[Population], np.ndarray]
     minimum: Callable[[], tuple[float, Population]]
     spread: Callable[[Population], np.ndarray] | None = None  # std of the prediction, if known
+    r_allowed: np.ndarray | None = None  # resolution indices it is defined at (None = all)
 
     def __call__(self, pop: Population) -> np.ndarray:
         return self.fn(pop)
@@ -56,4 +57,16 @@ def check_reachable(space: SearchSpace, constraints: list[Constraint]) -> None:
 def additive_cost(name: str, unit: str, table) -> Cost:
     """Wrap an :class:`~ofa.search.cost_table.AdditiveCost` (exact minimum, optional spread)."""
     spread = (lambda pop: np.sqrt(table.variance(pop))) if table.block_var is not None else None
-    return Cost(name, unit, table, table.minimum, spread)
+    allowed = table.r_allowed
+    return Cost(name, unit, table, table.minimum, spread, None if len(allowed) == len(table.base) else allowed)
+
+
+def allowed_resolutions(space: SearchSpace, constraints: list[Constraint]) -> np.ndarray | None:
+    """Resolution indices every constrained cost is defined at (None = no restriction)."""
+    allowed = None
+    for c in constraints:
+        if c.cost.r_allowed is not None:
+            allowed = c.cost.r_allowed if allowed is None else np.intersect1d(allowed, c.cost.r_allowed)
+    if allowed is not None and len(allowed) == 0:
+        raise InfeasibleError("the latency tables given share no resolution; build them for common resolutions")
+    return allowed

@@ -46,6 +46,11 @@ class AdditiveCost:
     def config_cost(self, cfg: SubnetConfig) -> float:
         return float(self(Population.from_configs(self.space, [cfg]))[0])
 
+    @property
+    def r_allowed(self) -> np.ndarray:
+        """Resolution indices this cost is defined at (a LUT may cover only some)."""
+        return np.flatnonzero(np.isfinite(self.base))
+
     def minimum(self) -> tuple[float, Population]:
         """The exact minimum over the whole space and one config reaching it."""
         space = self.space
@@ -110,3 +115,55 @@ def params_table(space: SearchSpace, num_classes: int) -> AdditiveCost:
 
     b, blk = build_table(space, lambda spec: block_cost(spec)[1] / 1e6, base)
     return AdditiveCost(space, b, blk)
+
+
+def probe_additive(space: SearchSpace, fn: Callable[[Population], np.ndarray], r_allowed: np.ndarray,
+                   check: int = 200, seed: int = 0) -> AdditiveCost | None:
+    """Recover ``base[r] + sum block[r, slot, k, e]`` from any per-config cost function by probing.
+
+    Works for every predictor that is a sum over blocks (block sum, calibrated sum, per-block feature
+    fits): one batched call with ~slots x k x e probes per resolution. Returns ``None`` if the
+    function turns out not to be additive (checked on ``check`` random configs).
+    """
+    R, S, K, E = len(space.resolutions), space.n_block_slots, len(space.ks_choices), len(space.e_choices)
+    d_max, stages = len(space.d_choices) - 1, space.n_stages
+    rows = []  # (r, ks, e, d)
+    for r in r_allowed:
+        rows.append((r, np.zeros(S, int), np.zeros(S, int), np.full(stages, d_max)))
+        for slot in range(S):
+            for k in range(K):
+                for e in range(E):
+                    ks, es = np.zeros(S, int), np.zeros(S, int)
+                    ks[slot], es[slot] = k, e
+                    rows.append((r, ks, es, np.full(stages, d_max)))
+        for stage in range(stages):
+            for j in range(len(space.d_choices)):
+                d = np.full(stages, d_max)
+                d[stage] = j
+                rows.append((r, np.zeros(S, int), np.zeros(S, int), d))
+    pop = Population(np.array([x[1] for x in rows]), np.array([x[2] for x in rows]), np.array([x[3] for x in rows]),
+                     np.array([x[0] for x in rows]))
+    values = fn(pop)
+    per_r = 1 + S * K * E + stages * len(space.d_choices)
+    base, block = np.full(R, np.inf), np.full((R, S, K, E), np.inf)
+    depths = list(space.d_choices)
+    for i, r in enumerate(r_allowed):
+        v = values[i * per_r:(i + 1) * per_r]
+        full = v[0]
+        diff = (v[1:1 + S * K * E] - full).reshape(S, K, E)
+        depth_values = v[1 + S * K * E:].reshape(stages, len(depths))
+        b0 = np.zeros(S)
+        for stage in range(stages):
+            for j in range(1, len(depths)):  # slots switched on between consecutive depth choices
+                b0[stage * space.max_depth + depths[j - 1]] = depth_values[stage, j] - depth_values[stage, j - 1]
+        block[r] = b0[:, None, None] + diff
+        base[r] = full - b0.sum()
+    table = AdditiveCost(space, base, block)
+    rng = np.random.default_rng(seed)
+    from ofa.search.population import sample
+
+    sample_pop = sample(space, check, rng, r_allowed)
+    expected, got = fn(sample_pop), table(sample_pop)
+    if not np.allclose(got, expected, rtol=1e-6, atol=1e-9):
+        return None
+    return table

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from ofa.errors import InfeasibleError
-from ofa.search.constraints import Constraint, check_reachable, feasible
+from ofa.search.constraints import Constraint, allowed_resolutions, check_reachable, feasible
 from ofa.search.population import Population, crossover, mutate, sample
 from ofa.spaces import SearchSpace
 
@@ -83,10 +83,11 @@ def initial_population(space: SearchSpace, constraints: list[Constraint], s: Evo
                        rng: np.random.Generator) -> Population:
     """Feasible random samples; near-minimal seeds when the feasible region is tiny."""
     check_reachable(space, constraints)
-    pop = _feasible_children(lambda n: sample(space, n, rng), s.population, constraints, tries=s.init_tries)
+    r_choices = allowed_resolutions(space, constraints)
+    pop = _feasible_children(lambda n: sample(space, n, rng, r_choices), s.population, constraints, tries=s.init_tries)
     if len(pop) < s.population:
         seeds = Population.concat([c.cost.minimum()[1] for c in constraints]) if constraints else sample(space, 1, rng)
-        grown = _feasible_children(lambda n: mutate(space, seeds.take(rng.integers(0, len(seeds), n)), 0.05, rng),
+        grown = _feasible_children(lambda n: mutate(space, seeds.take(rng.integers(0, len(seeds), n)), 0.05, rng, r_choices),
                                    s.population - len(pop), constraints, tries=s.init_tries)
         pop = Population.concat([pop, seeds.take(np.flatnonzero(feasible(constraints, seeds))), grown])
     if len(pop) == 0:
@@ -103,6 +104,7 @@ def evolve(space: SearchSpace, fitness: Callable[[Population], np.ndarray], cons
     rng = np.random.default_rng(settings.seed)
     s = settings
     pop = initial_population(space, constraints, s, rng)
+    r_choices = allowed_resolutions(space, constraints)
     n_parents = max(1, int(round(s.parent_ratio * s.population)))
     n_mutate = int(round(s.mutation_ratio * s.population))
     fitness = MemoizedFitness(space, fitness)
@@ -112,7 +114,7 @@ def evolve(space: SearchSpace, fitness: Callable[[Population], np.ndarray], cons
     for gen in range(1, s.generations + 1):
         parents = pop.take(np.argsort(-scores, kind="stable")[:n_parents])
         pick = lambda n: parents.take(rng.integers(0, len(parents), n))  # noqa: E731
-        mutants = _feasible_children(lambda n: mutate(space, pick(n), s.mutation_prob, rng), n_mutate, constraints)
+        mutants = _feasible_children(lambda n: mutate(space, pick(n), s.mutation_prob, rng, r_choices), n_mutate, constraints)
         n_cross = s.population - len(mutants)
         crosses = _feasible_children(lambda n: crossover(pick(n), pick(n), rng), n_cross, constraints)
         children = Population.concat([mutants, crosses])

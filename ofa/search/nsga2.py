@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from ofa.search.constraints import Constraint, feasible
+from ofa.search.constraints import Constraint, allowed_resolutions, feasible
 from ofa.search.evolution import EvolutionSettings, _feasible_children, initial_population
 from ofa.search.population import Population, crossover, mutate
 from ofa.spaces import SearchSpace
@@ -74,6 +74,7 @@ def pareto_front(space: SearchSpace, accuracy: Callable[[Population], np.ndarray
     start = time.perf_counter()
     rng = np.random.default_rng(settings.seed)
     pop = initial_population(space, constraints, settings, rng)
+    r_choices = allowed_resolutions(space, constraints)
     objectives = np.stack([-accuracy(pop), cost(pop)], axis=1)
     archive, archive_obj = pop, objectives
     evaluations = len(pop)
@@ -81,7 +82,7 @@ def pareto_front(space: SearchSpace, accuracy: Callable[[Population], np.ndarray
         pick = lambda n: pop.take(rng.integers(0, len(pop), n))  # noqa: E731 - parents drawn from survivors
         half = settings.population // 2
         children = Population.concat([
-            _feasible_children(lambda n: mutate(space, pick(n), settings.mutation_prob, rng), half, constraints),
+            _feasible_children(lambda n: mutate(space, pick(n), settings.mutation_prob, rng, r_choices), half, constraints),
             _feasible_children(lambda n: crossover(pick(n), pick(n), rng), settings.population - half, constraints),
         ])
         child_obj = np.stack([-accuracy(children), cost(children)], axis=1)

@@ -1,0 +1,71 @@
+"""Latency-table accuracy and cost on local devices (not run in CI; figures go in the issue's closing note).
+
+For each device: build the OFA-MBv3 w1.0 table (timed: wall seconds for all blocks), measure 10
+calibration sub-networks, then validate on N sub-networks spread over the latency range and report
+every predictor's share within +-5%/+-10%, RMSE and rank correlation. Prints JSON and writes
+bench/results/lut_accuracy_<device>.json (with the command that produced it).
+
+    .venv/bin/python bench/lut_accuracy.py --device local-ort-cpu --resolutions 160,176,192,208,224
+    .venv/bin/python bench/lut_accuracy.py --device local-litert-cpu --resolutions 160,192,224
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+SPACE = "ofa_mbv3_d234_e346_k357_w1.0"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="local-ort-cpu")
+    ap.add_argument("--resolutions", default="160,176,192,208,224")
+    ap.add_argument("--n", type=int, default=100, help="validation sub-networks")
+    ap.add_argument("--calibrate", type=int, default=10)
+    ap.add_argument("--out", default=None, help="table directory (default runs/bench_lut_<device>)")
+    ap.add_argument("--fresh", action="store_true", help="delete the table directory first (to time a full build)")
+    args = ap.parse_args()
+
+    from latency.api import calibrate
+    from latency.profile import build_lut
+    from latency.validate import validate_lut
+
+    out = Path(args.out or f"runs/bench_lut_{args.device}")
+    if args.fresh and out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    res = [int(r) for r in args.resolutions.split(",")]
+    t0 = time.perf_counter()
+    table = build_lut(args.device, SPACE, res, out)
+    build_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    calibrate(out, args.device, n=args.calibrate)
+    calib_s = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    report = validate_lut(out, args.device, n=args.n)
+    validate_s = time.perf_counter() - t2
+    result = {
+        "command": " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
+        "device": args.device, "space": SPACE, "resolutions": res, "n_blocks": len(table.frame),
+        "build_wall_s": round(build_s, 1), "build_was_resumed": not args.fresh,
+        "calibration_wall_s": round(calib_s, 1), "validation_wall_s": round(validate_s, 1),
+        "n_validation": report["n"], "measured_ms": report["measured_ms"], "predictors": report["predictors"],
+        "fingerprint": report["device"], "machine_note": f"{os.cpu_count()} cores shared with other jobs; timings are noisy",
+        "python": platform.python_version(),
+    }
+    (ROOT / "results").mkdir(exist_ok=True)
+    (ROOT / "results" / f"lut_accuracy_{args.device}.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Self-contained latency runner pushed to the device (standard library + one runtime only).
+
+Usage on the device:
+    python3 bench_script.py --fingerprint               # one JSON line describing the device
+    python3 bench_script.py JOBS.json                   # time every model listed in JOBS.json
+
+JOBS.json: {"runtime": "onnxruntime"|"litert"|"pytorch", "threads": 1, "warmup": 10, "repeats": 50,
+            "models": [{"id": "...", "path": "relative/or/absolute", "input_shape": [1, 3, 224, 224]}]}
+Output: JSON lines, first {"event": "fingerprint", ...}, then one {"event": "result", "id", "samples_ms"}
+per model as soon as it is timed, or {"event": "error", "id", "message"} followed by exit status 3.
+Each sample is one inference timed with time.perf_counter after ``warmup`` untimed runs.
+Keep this file free of project imports: it runs on boards that only have Python and the runtime.
+"""
+
+import json
+import os
+import platform
+import sys
+import time
+
+
+def _read(path):
+    try:
+        with open(path) as fh:
+            return fh.read().strip()
+    except OSError:
+        return None
+
+
+def cpu_model():
+    text = _read("/proc/cpuinfo") or ""
+    for key in ("model name", "Hardware", "Model", "cpu model"):
+        for line in text.splitlines():
+            if line.startswith(key) and ":" in line:
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def runtime_version(runtime):
+    try:
+        if runtime == "onnxruntime":
+            import onnxruntime
+            return "onnxruntime " + onnxruntime.__version__
+        if runtime == "litert":
+            try:
+                from importlib.metadata import version
+                return "ai-edge-litert " + version("ai-edge-litert")
+            except Exception:
+                import tflite_runtime
+                return "tflite-runtime " + getattr(tflite_runtime, "__version__", "?")
+        if runtime == "pytorch":
+            import torch
+            return "torch " + torch.__version__
+    except Exception as exc:  # reported, not fatal: the fingerprint says what is missing
+        return "unavailable: %s" % exc
+    return "unknown runtime " + runtime
+
+
+def fingerprint(runtime):
+    return {"event": "fingerprint", "cpu_model": cpu_model(), "cores": os.cpu_count(), "machine": platform.machine(),
+            "os": platform.platform(), "hostname": platform.node(), "python": platform.python_version(),
+            "runtime": runtime_version(runtime),
+            "governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+            "max_freq_khz": _read("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")}
+
+
+def _input_array(shape, dtype="float32"):
+    import numpy
+    return numpy.random.default_rng(0).standard_normal(shape).astype(dtype)
+
+
+def make_onnxruntime(path, shape, threads):
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
+    feed = {sess.get_inputs()[0].name: _input_array(shape)}
+    return lambda: sess.run(None, feed)
+
+
+def _litert_interpreter():
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        from tflite_runtime.interpreter import Interpreter
+    return Interpreter
+
+
+def make_litert(path, shape, threads):
+    interp = _litert_interpreter()(model_path=path, num_threads=threads)
+    detail = interp.get_input_details()[0]
+    if list(detail["shape"]) != list(shape):  # resolution-independent blocks are resized here
+        interp.resize_tensor_input(detail["index"], list(shape))
+    interp.allocate_tensors()
+    interp.set_tensor(detail["index"], _input_array(shape, detail["dtype"]))
+    return interp.invoke
+
+
+def make_pytorch(path, shape, threads):
+    import torch
+    torch.set_num_threads(threads)
+    module = torch.export.load(path).module()
+    x = torch.from_numpy(_input_array(shape))
+
+    def run():
+        with torch.inference_mode():
+            module(x)
+    return run
+
+
+RUNTIMES = {"onnxruntime": make_onnxruntime, "litert": make_litert, "pytorch": make_pytorch}
+
+
+def time_model(run, warmup, repeats):
+    for _ in range(warmup):
+        run()
+    samples = []
+    clock = time.perf_counter
+    for _ in range(repeats):
+        start = clock()
+        run()
+        samples.append((clock() - start) * 1000.0)
+    return samples
+
+
+def emit(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def run_jobs(job_path):
+    with open(job_path) as fh:
+        jobs = json.load(fh)
+    runtime = jobs["runtime"]
+    if runtime not in RUNTIMES:
+        emit({"event": "error", "id": None, "message": "unknown runtime %r; known: %s" % (runtime, sorted(RUNTIMES))})
+        return 3
+    emit(fingerprint(runtime))
+    base = os.path.dirname(os.path.abspath(job_path))
+    for model in jobs["models"]:
+        path = model["path"] if os.path.isabs(model["path"]) else os.path.join(base, model["path"])
+        try:
+            run = RUNTIMES[runtime](path, model["input_shape"], int(jobs.get("threads", 1)))
+            samples = time_model(run, int(jobs.get("warmup", 10)), int(jobs.get("repeats", 50)))
+        except Exception as exc:
+            emit({"event": "error", "id": model["id"], "message": "%s: %s" % (type(exc).__name__, exc)})
+            return 3
+        emit({"event": "result", "id": model["id"], "samples_ms": [round(s, 6) for s in samples]})
+    return 0
+
+
+def main(argv):
+    if len(argv) == 3 and argv[1] == "--fingerprint":
+        emit(fingerprint(argv[2]))
+        return 0
+    if len(argv) != 2:
+        sys.stderr.write(__doc__)
+        return 2
+    return run_jobs(argv[1])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,33 @@
+"""``ofa device check``: prove the whole path (connect, push, run, parse) before an hour of profiling."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from devices.runners import MeasureJob
+from devices.session import DeviceSession
+
+CHECK_SPACE = "ofa_tiny_in32_d12_e34_k35_w1.0"
+
+
+def check_device(device) -> dict:
+    """Connect, push a tiny model (the tiny space's smallest sub-network), time it, return a report."""
+    from latency.micro import ModelCache, device_shape  # lazy: torch and exporters load only here
+    from latency.stats import summarize
+    from ofa.spaces import get_space
+    from ofa.subnet import SubnetConfig
+
+    started = time.monotonic()
+    space = get_space(CHECK_SPACE)
+    cfg = SubnetConfig.smallest(space)
+    with DeviceSession(device) as session, tempfile.TemporaryDirectory() as tmp:
+        fingerprint = session.fingerprint()
+        path = ModelCache(Path(tmp), session.model_format).subnet(space, cfg, 10)
+        job = MeasureJob("check", path, device_shape((1, 3, cfg.r, cfg.r), session.layout))
+        timings = list(session.measure([job]))
+    stats = summarize(timings[0])
+    return {"device": session.spec.name, "ok": True, "model": f"{CHECK_SPACE} smallest @ {cfg.r}px ({session.model_format})",
+            "latency_ms": stats["mean_ms"], "std_ms": stats["std_ms"], "count": stats["count"],
+            "check_seconds": round(time.monotonic() - started, 2), "fingerprint": fingerprint}

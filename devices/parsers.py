@@ -1,0 +1,107 @@
+"""Parsers for runner output. A parser that cannot read its input raises with the output's tail."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from devices.transports.base import tail
+from ofa.errors import DeviceError
+
+
+@dataclass
+class Timing:
+    """One model's timing: raw ``samples_ms`` when the runner gives them, else a ``summary``."""
+
+    id: str
+    samples_ms: Optional[list[float]] = None
+    summary: dict[str, float] = field(default_factory=dict)  # mean/median/std/min/max/count, in ms
+
+
+def _fail(what: str, text: str) -> DeviceError:
+    return DeviceError(f"could not read {what} output (format changed or the run failed). Output tail:\n{tail(text)}")
+
+
+# ----- TFLite benchmark_model ----------------------------------------------------------------------
+_BM_COUNT = re.compile(r"count=(\d+)\s+first=([\d.]+)\s+curr=([\d.]+)\s+min=([\d.]+)\s+max=([\d.]+)\s+"
+                       r"avg=([\d.eE+\-]+)\s+std=([\d.eE+\-]+)")
+_BM_AVG = re.compile(r"Inference \(avg\):\s*([\d.eE+\-]+)")
+
+
+def parse_benchmark_model(text: str, model_id: str = "") -> Timing:
+    """Read TFLite ``benchmark_model`` output (timings in microseconds).
+
+    The tool prints one ``count=.. first=.. curr=.. min=.. max=.. avg=.. std=..`` line for the
+    warm-up phase and one for the timed runs; the last one is the measurement. It prints no median.
+    """
+    runs = _BM_COUNT.findall(text)
+    if not runs:
+        raise _fail("benchmark_model", text)
+    count, _first, _curr, vmin, vmax, avg, std = runs[-1]
+    summary = {"count": float(count), "mean": float(avg) / 1000, "std": float(std) / 1000,
+               "min": float(vmin) / 1000, "max": float(vmax) / 1000}
+    avg_line = _BM_AVG.search(text)
+    if avg_line and abs(float(avg_line.group(1)) - float(avg)) > 0.01 * max(float(avg), 1.0):
+        raise DeviceError(f"benchmark_model output is inconsistent (avg {avg} us vs Inference (avg) "
+                          f"{avg_line.group(1)} us). Output tail:\n{tail(text)}")
+    if summary["count"] <= 0 or summary["mean"] <= 0:
+        raise _fail("benchmark_model", text)
+    return Timing(model_id, summary=summary)
+
+
+# ----- TensorRT trtexec ---------------------------------------------------------------------------------
+_TRT_FIELDS = re.compile(r"(min|max|mean|median|percentile\((\d+(?:\.\d+)?)%\))\s*=\s*([\d.eE+\-]+)\s*ms")
+_TRT_QUERIES = re.compile(r"Timing trace has (\d+) queries")
+_TRT_CV = re.compile(r"coefficient of variance\s*=\s*([\d.]+)%", re.IGNORECASE)
+_Z90 = 1.2815515655446004  # standard normal quantile at 90%
+
+
+def parse_trtexec(text: str, model_id: str = "", metric: str = "GPU Compute Time") -> Timing:
+    """Read the ``=== Performance summary ===`` of ``trtexec`` (TensorRT 8.x/10.x, times in ms).
+
+    ``metric`` is the summary line to use: ``GPU Compute Time`` (default: device time without copies)
+    or ``Latency`` (host-observed, with H2D/D2H). trtexec prints no standard deviation; std is taken
+    from its "coefficient of variance" warning when present, else estimated as
+    ``(p90 - median) / 1.2816`` (normal assumption) and flagged ``std_estimated``.
+    """
+    start = text.find("Performance summary")
+    line = next((ln for ln in text[start:].splitlines() if f"] {metric}:" in ln or ln.strip().startswith(f"{metric}:")),
+                None) if start >= 0 else None
+    if line is None:
+        raise _fail(f"trtexec ('{metric}' in the performance summary)", text)
+    values: dict[str, float] = {}
+    for name, pct, value in _TRT_FIELDS.findall(line):
+        values[f"p{pct}" if pct else name] = float(value)
+    if not {"min", "max", "mean", "median"} <= set(values):
+        raise _fail(f"trtexec ('{metric}' line)", text)
+    summary: dict[str, Any] = {k: values[k] for k in ("min", "max", "mean", "median")}
+    cv = _TRT_CV.search(text)
+    if cv:
+        summary["std"] = float(cv.group(1)) / 100 * values["mean"]
+    elif "p90" in values:
+        summary["std"], summary["std_estimated"] = max(values["p90"] - values["median"], 0.0) / _Z90, 1.0
+    queries = _TRT_QUERIES.search(text)
+    summary["count"] = float(queries.group(1)) if queries else float("nan")
+    return Timing(model_id, summary=summary)
+
+
+# ----- the pushed bench_script.py ----------------------------------------------------------------------
+def parse_script_line(line: str) -> Optional[dict[str, Any]]:
+    """One JSON event of ``bench_script.py``; ``None`` for a non-JSON line (runtime chatter)."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        event = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return event if isinstance(event, dict) and "event" in event else None
+
+
+def timing_from_event(event: dict[str, Any], output: str) -> Timing:
+    samples = event.get("samples_ms")
+    if not isinstance(samples, list) or not samples or not all(isinstance(s, (int, float)) and s >= 0 for s in samples):
+        raise _fail(f"bench_script (result for {event.get('id')!r} has no valid samples)", output)
+    return Timing(str(event["id"]), samples_ms=[float(s) for s in samples])

@@ -1,0 +1,11 @@
+"""Runners: what measures on the device, and how its output is read.
+
+``onnxruntime``, ``litert`` and ``pytorch`` push :mod:`devices.bench_script` and read its JSON lines;
+``benchmark_model`` (TFLite, Android) and ``trtexec`` (TensorRT, Jetson) run the vendor tool once per
+model and parse its text output. New runners register themselves in :data:`RUNNERS`.
+"""
+
+from devices.runners.base import MeasureJob, RUNNERS, Runner, make_runner
+from devices.runners import benchmark_model, script, trtexec  # noqa: F401  (registration)
+
+__all__ = ["MeasureJob", "RUNNERS", "Runner", "make_runner"]

@@ -1,0 +1,69 @@
+"""A device declaration as validated plain data (what a device YAML file holds)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ofa.errors import ConfigError
+
+Precision = Literal["fp32", "fp16", "int8"]
+
+
+class TransportSpec(BaseModel):
+    """How to reach the device. ``kind`` picks the transport plug-in (local, ssh, adb)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: str = "local"
+    host: Optional[str] = None
+    port: int = Field(default=22, gt=0, lt=65536)
+    user: Optional[str] = None
+    identity_file: Optional[str] = None  # private key for SSH key authentication
+    known_hosts: Optional[str] = None  # known_hosts file checked strictly (default: ~/.ssh/known_hosts)
+    serial: Optional[str] = None  # ADB device serial (adb -s)
+    adb: str = "adb"  # adb binary
+    workdir: Optional[str] = None  # remote directory for temp files (default: a fresh mktemp -d)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+
+
+class RunnerSpec(BaseModel):
+    """What measures on the device. ``kind`` picks the runner plug-in."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: str = "onnxruntime"
+    threads: int = Field(default=1, ge=1)
+    precision: Precision = "fp32"
+    warmup: int = Field(default=10, ge=0)
+    repeats: int = Field(default=50, ge=1)
+    python: Optional[str] = None  # interpreter for script runners (default: this one locally, python3 remotely)
+    binary: Optional[str] = None  # benchmark_model / trtexec path on the device
+    options: dict[str, Any] = Field(default_factory=dict)  # runner-specific extras, documented per runner
+
+
+class DeviceSpec(BaseModel):
+    """A device: name, transport, runner, and a note on whether it was verified."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    description: str = ""
+    transport: TransportSpec = Field(default_factory=TransportSpec)
+    runner: RunnerSpec = Field(default_factory=RunnerSpec)
+    timeout_s: float = Field(default=600.0, gt=0, description="limit for one remote command")
+    example: bool = False  # a documented template that cannot be checked on this machine
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "device declaration") -> "DeviceSpec":
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: a device must be a mapping with keys name/transport/runner, got {type(data).__name__}")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"{source}: invalid device: {problems}") from None
+
+    def summary(self) -> dict[str, Any]:
+        where = self.transport.host or self.transport.serial or ""
+        return {"name": self.name, "transport": self.transport.kind + (f" {where}" if where else ""),
+                "runner": self.runner.kind, "threads": self.runner.threads, "precision": self.runner.precision,
+                "example": "yes" if self.example else "", "description": self.description}

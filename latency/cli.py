@@ -1,0 +1,135 @@
+"""``ofa lut build | show | validate | predict | import-ofa``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ofa.cli.common import handle_errors, out, print_json, print_table, progress
+
+lut_app = typer.Typer(help="Latency lookup tables: build on a device, inspect, validate, import OFA's.",
+                      no_args_is_help=True)
+
+
+def _resolutions(text: Optional[str], space_id: str) -> list[int]:
+    from ofa.errors import ConfigError
+    from ofa.spaces import get_space
+
+    space = get_space(space_id)
+    if not text:
+        return list(space.resolutions)
+    try:
+        return sorted({int(v) for v in text.replace(",", " ").split()})
+    except ValueError:
+        raise ConfigError(f"--resolutions must be integers like 160,176,192, got {text!r}") from None
+
+
+class _Bar:
+    """Adapts ``on_progress(done, total)`` callbacks to a rich progress task."""
+
+    def __init__(self, bar, label: str):
+        self.bar, self.task = bar, bar.add_task(label, total=None)
+
+    def __call__(self, done: int, total: int) -> None:
+        self.bar.update(self.task, completed=done, total=total)
+
+
+@lut_app.command("build")
+@handle_errors
+def build_cmd(device: str = typer.Option(..., "--device", help="Device name or YAML file (see `ofa device list`)."),
+              space: str = typer.Option(..., "--space", help="Search space id (see `ofa space list`)."),
+              out_dir: Path = typer.Option(..., "--out", help="Table directory (re-run to resume)."),
+              resolutions: Optional[str] = typer.Option(None, help="Comma-separated resolutions (default: all of the space)."),
+              calibrate: int = typer.Option(10, help="Sub-networks to measure end to end for the calibrated sum (0: none)."),
+              num_classes: int = typer.Option(1000, help="Classifier outputs."),
+              chunk: int = typer.Option(16, help="Blocks per device round trip (and per save).")) -> None:
+    """Time every block of SPACE on DEVICE into a table (resumable)."""
+    from devices.session import DeviceSession
+    from latency.api import calibrate as run_calibration
+    from latency.profile import build_lut
+
+    res = _resolutions(resolutions, space)
+    with DeviceSession(device) as session, progress() as bar:
+        table = build_lut(device, space, res, out_dir, num_classes, chunk, _Bar(bar, "profiling blocks"), session)
+        if calibrate:
+            run_calibration(out_dir, n=calibrate, on_progress=_Bar(bar, "calibration networks"), session=session)
+    out.print(f"wrote {out_dir}: {len(table.frame)} blocks of {table.space_id} at {table.resolutions} on {session.spec.name}")
+
+
+@lut_app.command("show")
+@handle_errors
+def show_cmd(lut_dir: Path = typer.Argument(..., help="Table directory."),
+             top: int = typer.Option(10, help="Show the N slowest blocks."),
+             as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Summarise a table: device fingerprint, coverage, slowest blocks, last validation."""
+    from latency.table import REPORT_FILE, LatencyTable
+
+    table = LatencyTable.load(lut_dir)
+    slow = table.frame.sort_values("mean_ms", ascending=False).head(top)
+    rows = slow[["key", "mean_ms", "median_ms", "std_ms", "count"]].to_dict("records")
+    report = lut_dir / REPORT_FILE
+    validation = __import__("json").loads(report.read_text())["predictors"] if report.is_file() else None
+    if as_json:
+        print_json({"summary": table.summary(), "slowest": rows, "validation": validation})
+        return
+    print_table("latency table", [{"field": k, "value": v} for k, v in table.summary().items()])
+    print_table(f"{top} slowest blocks (ms)", rows)
+    if validation:
+        _print_metrics(validation)
+
+
+def _print_metrics(predictors: dict) -> None:
+    cols = ["predictor", "within_5pct", "within_10pct", "rmse_ms", "rmse_pct", "spearman", "kendall"]
+    print_table("validation (end-to-end)", [{"predictor": name} | m for name, m in predictors.items()], cols)
+
+
+@lut_app.command("validate")
+@handle_errors
+def validate_cmd(lut_dir: Path = typer.Argument(..., help="Table directory."),
+                 device: Optional[str] = typer.Option(None, "--device", help="Device (default: the table's)."),
+                 n: int = typer.Option(100, "--n", help="Sub-networks to measure end to end."),
+                 seed: int = typer.Option(1, help="Sampling seed (calibration uses 0)."),
+                 as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
+    """Measure N sub-networks end to end and report accuracy of every predictor (saved beside the table)."""
+    from latency.validate import validate_lut
+
+    with progress() as bar:
+        report = validate_lut(lut_dir, device, n, seed, _Bar(bar, "end-to-end networks"))
+    if as_json:
+        print_json(report)
+    else:
+        _print_metrics(report["predictors"])
+        out.print(f"report saved to {lut_dir / 'validation.json'}")
+
+
+@lut_app.command("predict")
+@handle_errors
+def predict_cmd(lut_dir: Path = typer.Argument(..., help="Table directory."),
+                subnet: Path = typer.Option(..., "--subnet", help="Sub-network config JSON."),
+                predictor: str = typer.Option("auto", help="auto | block_sum | calibrated_sum | fitted_e2e.")) -> None:
+    """Predict one sub-network's latency from a table."""
+    from latency.api import load_predictor
+    from ofa.subnet import SubnetConfig
+
+    model = load_predictor(lut_dir, predictor)
+    mean, std = model.predict(SubnetConfig.load(subnet, model.space))[0]
+    print_json({"predictor": model.name, "latency_ms": mean, "std_ms": std})
+
+
+@lut_app.command("import-ofa")
+@handle_errors
+def import_cmd(src: Path = typer.Argument(..., help="Directory of OFA <res>_lookup_table.yaml files."),
+               out_dir: Path = typer.Option(..., "--out", help="Table directory to write."),
+               space: str = typer.Option("ofa_mbv3_d234_e346_k357_w1.2", help="Space the tables were made for."),
+               name: Optional[str] = typer.Option(None, help="Device name (default: the directory name).")) -> None:
+    """Import OFA-format YAML tables (e.g. OFA's Note10) as a latency table."""
+    from latency.ofa_import import import_ofa_tables
+
+    table = import_ofa_tables(src, out_dir, space, name)
+    out.print(f"imported {len(table.frame)} blocks at {table.resolutions} -> {out_dir}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(lut_app, name="lut")

@@ -1,0 +1,95 @@
+"""End-to-end measurements of whole sub-networks (for calibration and validation), kept in ``e2e.csv``."""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from devices.runners import MeasureJob
+from devices.session import DeviceSession
+from latency.micro import ModelCache, device_shape
+from latency.profile import tflite_input_name
+from latency.stats import summarize
+from latency.table import E2E_FILE, now
+from ofa.errors import DeviceError
+from ofa.io import atomic_write
+from ofa.spaces import SearchSpace
+from ofa.subnet import SubnetConfig
+
+log = logging.getLogger(__name__)
+E2E_COLUMNS = ("config", "arch", "r", "purpose", "mean_ms", "median_ms", "std_ms", "min_ms", "max_ms", "count",
+               "rejected", "measured_at")
+
+
+def load_e2e(directory: "str | Path") -> pd.DataFrame:
+    path = Path(directory) / E2E_FILE
+    return pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=list(E2E_COLUMNS))
+
+
+def save_e2e(directory: "str | Path", frame: pd.DataFrame) -> None:
+    atomic_write(Path(directory) / E2E_FILE, lambda tmp: frame.to_csv(tmp, index=False))
+
+
+def configs_of(frame: pd.DataFrame, space: SearchSpace) -> list[SubnetConfig]:
+    return [SubnetConfig.from_json(text, space) for text in frame["config"]]
+
+
+def spread_sample(space: SearchSpace, resolutions: Sequence[int], n: int, seed: int,
+                  score: Callable[[list[SubnetConfig]], np.ndarray], pool_factor: int = 20) -> list[SubnetConfig]:
+    """``n`` random configs spread evenly over the range of ``score`` (e.g. predicted latency).
+
+    Draws ``pool_factor * n`` uniform configs, sorts them by score, and takes evenly spaced ranks, so
+    small and large networks are both represented (uniform sampling crowds the middle).
+    """
+    rng = random.Random(seed)
+    pool = list({c.canonical(space): None for c in (SubnetConfig.sample(space, rng, r=tuple(resolutions))
+                                                     for _ in range(pool_factor * n))})
+    order = np.argsort(score(pool), kind="stable")
+    picks = np.unique(np.linspace(0, len(pool) - 1, n).round().astype(int))
+    return [pool[order[i]] for i in picks]
+
+
+def measure_subnets(session: DeviceSession, space: SearchSpace, configs: Sequence[SubnetConfig], directory: "str | Path",
+                    purpose: str, num_classes: int = 1000, on_progress: Optional[Callable[[int, int], None]] = None,
+                    chunk_size: int = 10) -> pd.DataFrame:
+    """Measure configs end to end (skipping ones already in ``e2e.csv`` for this purpose); returns their rows."""
+    directory = Path(directory)
+    frame = load_e2e(directory)
+    have = set(frame.loc[frame["purpose"] == purpose, "config"])
+    todo = [c for c in configs if c.to_json() not in have]
+    cache = ModelCache(directory / "models", session.model_format)
+    total = len(configs)
+    for start in range(0, len(todo), chunk_size):
+        if on_progress:
+            on_progress(total - len(todo) + start, total)
+        chunk = {c.to_json(): c for c in todo[start:start + chunk_size]}
+        jobs = [_job(space, cfg, cache, session, num_classes) for cfg in chunk.values()]
+        rows = []
+        try:
+            for timing in session.measure(jobs):
+                cfg = chunk[timing.id]
+                rows.append({"config": timing.id, "arch": cfg.arch_string(space), "r": cfg.r, "purpose": purpose,
+                             **summarize(timing), "measured_at": now()})
+        finally:
+            if rows:
+                frame = pd.concat([frame, pd.DataFrame(rows, columns=list(E2E_COLUMNS))], ignore_index=True)
+                save_e2e(directory, frame)
+    if on_progress:
+        on_progress(total, total)
+    wanted = {c.to_json() for c in configs}
+    result = frame[(frame["purpose"] == purpose) & frame["config"].isin(wanted)].drop_duplicates("config", keep="last")
+    if len(result) < len(wanted):
+        raise DeviceError(f"only {len(result)}/{len(wanted)} sub-networks were measured end to end")
+    order = {text: i for i, text in enumerate(c.to_json() for c in configs)}
+    return result.sort_values("config", key=lambda s: s.map(order)).reset_index(drop=True)
+
+
+def _job(space: SearchSpace, cfg: SubnetConfig, cache: ModelCache, session: DeviceSession, num_classes: int) -> MeasureJob:
+    path = cache.subnet(space, cfg, num_classes)
+    shape = device_shape((1, 3, cfg.r, cfg.r), session.layout)
+    return MeasureJob(cfg.to_json(), path, shape, tflite_input_name(path) if cache.fmt == "tflite" else None)

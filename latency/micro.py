@@ -1,0 +1,149 @@
+"""Micro-models: each table block (and whole sub-networks) as a small file in the runner's format.
+
+Formats and how they are made (measured on a 2-core CPU; see docs/devices_and_latency.md):
+- ``onnx``: the TorchScript-based ``torch.onnx.export(..., dynamo=False)``, ~0.1 s per block (the
+  dynamo exporter takes seconds). Opset 17. BN stays a node; onnxruntime fuses it at load time.
+- ``tflite``: litert-torch with channels-last input/output (no transposes inside a block), ~2 s per
+  conversion. A block is converted once per *shape class* (the same block at every resolution) and
+  resized to each resolution on the device (``resize_tensor_input`` / ``--input_layer_shape``),
+  which cuts conversions 5x for 5 resolutions; tests check resized outputs against PyTorch.
+- ``pt2``: ``torch.export`` programs for the PyTorch runner.
+Files are cached by content key in a directory, written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from latency.blocks import LutBlock
+from ofa.errors import ConfigError, ExportError
+from ofa.io import atomic_write, atomic_write_bytes
+from ofa.nn.layers import ConvBNAct, init_weights
+from ofa.nn.mbconv import MBConv
+from ofa.nn.static import StaticSubnet
+from ofa.spaces import SearchSpace
+from ofa.subnet import SubnetConfig
+
+log = logging.getLogger(__name__)
+FORMATS = ("onnx", "tflite", "pt2")
+ONNX_OPSET = 17
+
+
+class GlobalPool(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean((2, 3), keepdim=True)
+
+
+class Classifier(nn.Module):
+    def __init__(self, in_features: int, num_classes: int):
+        super().__init__()
+        self.linear = nn.Linear(in_features, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x)
+
+
+def block_module(block: LutBlock, space: SearchSpace) -> nn.Module:
+    """The PyTorch module of one table block, built from the same layers as static sub-networks."""
+    bn = dict(bn_eps=space.bn_eps, bn_momentum=space.bn_momentum)
+    if block.kind == "stem":
+        module = ConvBNAct(3, block.out_channels, 3, block.stride, block.act, **bn)
+    elif block.kind == "mbconv":
+        module = MBConv(block.spec, space.bn_eps, space.bn_momentum)
+    elif block.kind == "final_expand":
+        module = ConvBNAct(block.in_channels, block.out_channels, 1, act="h_swish", **bn)
+    elif block.kind == "pool":
+        module = GlobalPool()
+    elif block.kind == "feature_mix":
+        module = ConvBNAct(block.in_channels, block.out_channels, 1, act="h_swish", use_bn=False, **bn)
+    elif block.kind == "classifier":
+        module = Classifier(block.in_channels, block.out_channels)
+    else:
+        raise ConfigError(f"unknown block kind {block.kind!r}")
+    init_weights(module)
+    return module.eval()
+
+
+def export_module(module: nn.Module, example: torch.Tensor, path: Path, fmt: str) -> Path:
+    """Write ``module`` in ``fmt`` (see module docstring). 4-D tflite I/O is channels-last."""
+    module = module.eval()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        try:
+            if fmt == "onnx":
+                atomic_write(path, lambda tmp: torch.onnx.export(
+                    module, (example,), str(tmp), dynamo=False, opset_version=ONNX_OPSET,
+                    input_names=["input"], output_names=["output"]))
+            elif fmt == "tflite":
+                atomic_write_bytes(path, _tflite_bytes(module, example))
+            elif fmt == "pt2":
+                program = torch.export.export(module, (example,))
+                atomic_write(path, lambda tmp: torch.export.save(program, str(tmp)))
+            else:
+                raise ConfigError(f"unknown model format {fmt!r}; valid: {list(FORMATS)}")
+        except (ConfigError, ExportError):
+            raise
+        except Exception as exc:
+            raise ExportError(f"building the {fmt} micro-model {path.name} failed: {str(exc).splitlines()[0]}") from exc
+    return path
+
+
+def _tflite_bytes(module: nn.Module, example: torch.Tensor) -> bytes:
+    try:
+        import litert_torch
+    except ImportError:
+        raise ExportError("LiteRT micro-models need litert-torch: pip install 'ofa-deploy[tflite]'") from None
+    if example.dim() == 4:
+        out_dims = module(example).dim()
+        module = litert_torch.to_channel_last_io(module, args=[0], outputs=[0] if out_dims == 4 else [])
+        example = example.permute(0, 2, 3, 1).contiguous()
+    return litert_torch.convert(module, (example,)).model_content()
+
+
+def device_shape(shape: tuple[int, ...], layout: str) -> tuple[int, ...]:
+    """The input shape a runner feeds: NCHW as is, or NHWC for channels-last runners."""
+    return (shape[0], shape[2], shape[3], shape[1]) if layout == "nhwc" and len(shape) == 4 else tuple(shape)
+
+
+class ModelCache:
+    """Micro-model files by content key under ``directory`` (built on first use)."""
+
+    def __init__(self, directory: "str | Path", fmt: str):
+        if fmt not in FORMATS:
+            raise ConfigError(f"unknown model format {fmt!r}; valid: {list(FORMATS)}")
+        self.directory, self.fmt = Path(directory), fmt
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, name: str) -> Path:
+        digest = hashlib.sha256(f"{name}|{self.fmt}|opset{ONNX_OPSET}".encode()).hexdigest()[:16]
+        return self.directory / f"{digest}.{self.fmt}"
+
+    def block(self, block: LutBlock, space: SearchSpace) -> Path:
+        """The block's file; tflite files are shared by a shape class (resized on the device)."""
+        resizable = self.fmt == "tflite"
+        path = self._path(block.shape_class if resizable else block.key)
+        if not path.is_file():
+            shape = _build_shape(block, resizable)
+            export_module(block_module(block, space), torch.randn(shape), path, self.fmt)
+        return path
+
+    def subnet(self, space: SearchSpace, cfg: SubnetConfig, num_classes: int) -> Path:
+        path = self._path(f"net|{cfg.to_json()}|{num_classes}")
+        if not path.is_file():
+            model = StaticSubnet(space, cfg, num_classes).eval()
+            export_module(model, torch.randn(1, 3, cfg.r, cfg.r), path, self.fmt)
+        return path
+
+
+def _build_shape(block: LutBlock, resizable: bool) -> tuple[int, ...]:
+    """Shape a block is converted at. Resizable blocks use a fixed size so every resolution shares them."""
+    shape = block.input_shape
+    if not resizable or len(shape) != 4 or block.kind in ("feature_mix",):
+        return shape
+    return (1, shape[1], 32, 32) if block.in_size > 1 else shape

@@ -1,0 +1,118 @@
+"""Build a latency table by timing every block on a device: resumable, atomic, progress-reporting."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Sequence
+
+from devices.runners import MeasureJob
+from devices.session import DeviceSession
+from latency.blocks import LutBlock, enumerate_blocks
+from latency.micro import ModelCache, device_shape
+from latency.stats import OUTLIER_RULE, summarize
+from latency.table import LatencyTable, new_manifest, now
+from ofa.errors import ArtifactError, ConfigError, DeviceError
+from ofa.spaces import SearchSpace, get_space
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]
+#: fingerprint fields that must match to add rows to an existing table
+IDENTITY = ("device", "runner", "runtime", "cpu_model", "threads", "precision")
+
+
+def protocol(session: DeviceSession) -> dict:
+    r = session.spec.runner
+    return {"warmup": r.warmup, "repeats": r.repeats, "outlier_rule": OUTLIER_RULE,
+            "model_format": session.model_format, "layout": session.layout}
+
+
+def open_table(out_dir: Path, space: SearchSpace, resolutions: Sequence[int], num_classes: int,
+               n_blocks: int, fingerprint: dict, proto: dict) -> LatencyTable:
+    """The table in ``out_dir`` to continue, or a new one; refuses to mix devices or spaces."""
+    if not LatencyTable.exists(out_dir):
+        return LatencyTable(out_dir, new_manifest(space.id, list(resolutions), num_classes, n_blocks, fingerprint, proto))
+    table = LatencyTable.load(out_dir)
+    old = table.manifest
+    problems = [f"space {old['space']} != {space.id}"] if old["space"] != space.id else []
+    problems += [f"num_classes {old.get('num_classes')} != {num_classes}"] if old.get("num_classes") != num_classes else []
+    problems += [f"{k} {old['device'].get(k)!r} != {fingerprint.get(k)!r}" for k in IDENTITY
+                 if old["device"].get(k) != fingerprint.get(k)]
+    if problems:
+        raise ArtifactError(f"{out_dir} already holds a table made differently ({'; '.join(problems)}); "
+                            "choose another --out directory (tables of different devices never mix)")
+    old["resolutions"] = sorted(set(old["resolutions"]) | set(resolutions))
+    old["n_blocks"] = n_blocks
+    return table
+
+
+def build_lut(device, space: "SearchSpace | str", resolutions: Sequence[int], out_dir: "str | Path",
+              num_classes: int = 1000, chunk_size: int = 16, on_progress: Optional[Progress] = None,
+              session: Optional[DeviceSession] = None) -> LatencyTable:
+    """Time every block of ``space`` at ``resolutions`` on ``device`` into ``out_dir``.
+
+    Re-running with the same arguments continues where a killed or failed run stopped: rows are
+    saved after every ``chunk_size`` blocks. If the device drops mid-run, the rows measured so far are
+    saved and a :class:`DeviceError` says how many remain.
+    """
+    space, out_dir = get_space(space), Path(out_dir)
+    bad = sorted(set(resolutions) - set(space.resolutions))
+    if bad or not resolutions:
+        raise ConfigError(f"resolutions {bad or '[]'} are not in space {space.id}; valid: {list(space.resolutions)}")
+    all_blocks = enumerate_blocks(space, sorted(set(resolutions)), num_classes)
+    if session is None:
+        with DeviceSession(device) as live:
+            return build_lut(device, space, resolutions, out_dir, num_classes, chunk_size, on_progress, live)
+    table = open_table(out_dir, space, resolutions, num_classes, len(all_blocks), session.fingerprint(), protocol(session))
+    done = table.idents()
+    todo = [b for b in all_blocks if b.ident not in done]
+    log.info("%s on %s: %d blocks, %d already measured", space.id, session.spec.name, len(all_blocks), len(done))
+    if on_progress:
+        on_progress(len(all_blocks) - len(todo), len(all_blocks))
+    cache = ModelCache(out_dir / "models", session.model_format)
+    table.save()
+    for chunk in _chunks(todo, chunk_size):
+        _measure_chunk(session, space, chunk, cache, table)
+        if on_progress:
+            on_progress(len(table.frame), len(all_blocks))
+    table.manifest["complete"] = True
+    table.save()
+    return table
+
+
+def _measure_chunk(session: DeviceSession, space: SearchSpace, chunk: list[LutBlock], cache: ModelCache,
+                   table: LatencyTable) -> None:
+    by_id = {b.job_id: b for b in chunk}
+    jobs = [block_job(b, space, cache, session.layout) for b in chunk]
+    rows = []
+    try:
+        for timing in session.measure(jobs):
+            rows.append(by_id[timing.id].row() | summarize(timing) | {"measured_at": now()})
+    except (DeviceError, KeyboardInterrupt) as exc:
+        table.add_rows(rows)
+        table.save()
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise DeviceError(f"{exc}\n{len(table.frame)}/{table.manifest['n_blocks']} blocks are saved in "
+                          f"{table.directory}; re-run the same command to continue") from exc
+    table.add_rows(rows)
+    table.save()
+
+
+def block_job(block: LutBlock, space: SearchSpace, cache: ModelCache, layout: str) -> MeasureJob:
+    path = cache.block(block, space)
+    shape = device_shape(block.input_shape, layout)
+    return MeasureJob(block.job_id, path, shape, tflite_input_name(path) if cache.fmt == "tflite" else None)
+
+
+def tflite_input_name(path: Path) -> Optional[str]:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        return None
+    return Interpreter(model_path=str(path)).get_input_details()[0]["name"]
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), max(1, size)):
+        yield items[start:start + size]

@@ -1,0 +1,96 @@
+"""``ofa lut validate``: measure sub-networks end to end and score every predictor against them."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import pandas as pd
+
+from devices.session import DeviceSession
+from latency.e2e import configs_of, load_e2e, measure_subnets, spread_sample
+from latency.predictors import BlockSumPredictor, CalibratedSumPredictor, FittedE2EPredictor, LatencyPredictor
+from latency.table import REPORT_FILE, LatencyTable, now
+from ofa.errors import ConfigError
+from ofa.io import atomic_write, atomic_write_json
+from ofa.spaces import SearchSpace, get_space
+from ofa.subnet import SubnetConfig
+
+log = logging.getLogger(__name__)
+K_FOLDS = 5
+
+
+def metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    """Share within +-5%/+-10%, RMSE (ms and % of measured), mean bias %, Spearman and Kendall."""
+    from scipy.stats import kendalltau, spearmanr
+
+    rel = (pred - true) / true
+    return {"within_5pct": float(np.mean(np.abs(rel) <= 0.05)), "within_10pct": float(np.mean(np.abs(rel) <= 0.10)),
+            "rmse_ms": float(np.sqrt(np.mean((pred - true) ** 2))), "rmse_pct": float(100 * np.sqrt(np.mean(rel ** 2))),
+            "mean_bias_pct": float(100 * rel.mean()), "max_abs_err_pct": float(100 * np.abs(rel).max()),
+            "spearman": float(spearmanr(pred, true).statistic), "kendall": float(kendalltau(pred, true).statistic)}
+
+
+def cross_validated(fit: Callable[[list[int]], LatencyPredictor], configs: list[SubnetConfig], seed: int) -> np.ndarray:
+    """Predictions for each config from a model fitted on the other folds (no config predicts itself)."""
+    folds = np.random.default_rng(seed).permutation(len(configs)) % K_FOLDS
+    out = np.zeros(len(configs))
+    for k in range(K_FOLDS):
+        test = np.flatnonzero(folds == k)
+        model = fit([i for i in range(len(configs)) if folds[i] != k])
+        out[test] = model.predict([configs[i] for i in test]).mean_ms
+    return out
+
+
+def validate_lut(lut_dir: "str | Path", device=None, n: int = 100, seed: int = 1,
+                 on_progress: Optional[Callable[[int, int], None]] = None, session: Optional[DeviceSession] = None) -> dict:
+    """Measure ``n`` sub-networks spread over the latency range and report each predictor's accuracy."""
+    table = LatencyTable.load(lut_dir)
+    space = get_space(table.space_id)
+    if n < 2 * K_FOLDS:
+        raise ConfigError(f"validation needs at least {2 * K_FOLDS} sub-networks (--n), got {n}")
+    block_sum = BlockSumPredictor.from_table(table)
+    configs = spread_sample(space, table.resolutions, n, seed, lambda cs: block_sum.predict(cs).mean_ms)
+    device = device or table.manifest["device"]["device"]
+    if session is None:
+        with DeviceSession(device) as live:
+            return validate_lut(lut_dir, device, n, seed, on_progress, live)
+    rows = measure_subnets(session, space, configs, lut_dir, "validation", table.num_classes, on_progress)
+    report = score(table, space, block_sum, configs, rows["mean_ms"].to_numpy(float), seed)
+    report |= {"device": session.fingerprint(), "n": len(configs), "seed": seed, "created": now()}
+    atomic_write_json(Path(lut_dir) / REPORT_FILE, report)
+    return report
+
+
+def score(table: LatencyTable, space: SearchSpace, block_sum: BlockSumPredictor, configs: list[SubnetConfig],
+          measured: np.ndarray, seed: int) -> dict:
+    """Metrics of every predictor; fitted ones are scored out of sample (held-out or cross-validated)."""
+    calib = load_e2e(table.directory)
+    calib = calib[calib["purpose"] == "calibration"].drop_duplicates("config", keep="last")
+    calib_cfgs, calib_y = configs_of(calib, space), calib["mean_ms"].to_numpy(float)
+    preds = {"block_sum": block_sum.predict(configs).mean_ms}
+    notes = {"block_sum": "no end-to-end data used"}
+    if len(calib_cfgs):
+        model = CalibratedSumPredictor.fit(block_sum, calib_cfgs, calib_y)
+        preds["calibrated_sum"], notes["calibrated_sum"] = model.predict(configs).mean_ms, (
+            f"fitted on {len(calib_cfgs)} separate calibration sub-networks measured at build time")
+    else:
+        preds["calibrated_sum"] = cross_validated(
+            lambda idx: CalibratedSumPredictor.fit(block_sum, [configs[i] for i in idx], measured[idx]), configs, seed)
+        notes["calibrated_sum"] = f"{K_FOLDS}-fold cross-validated on the validation set (no calibration data)"
+    preds["fitted_e2e"] = cross_validated(
+        lambda idx: FittedE2EPredictor.fit(space, table.resolutions, [configs[i] for i in idx] + calib_cfgs,
+                                           np.concatenate([measured[idx], calib_y]), table.num_classes), configs, seed)
+    notes["fitted_e2e"] = f"{K_FOLDS}-fold cross-validated; calibration sub-networks always in the training folds"
+    _save_predictions(table.directory, configs, measured, preds)
+    return {"lut": str(table.directory), "space": space.id, "resolutions": table.resolutions,
+            "measured_ms": {"min": float(measured.min()), "max": float(measured.max()), "median": float(np.median(measured))},
+            "predictors": {name: metrics(p, measured) | {"how": notes[name]} for name, p in preds.items()}}
+
+
+def _save_predictions(directory: Path, configs: list[SubnetConfig], measured: np.ndarray, preds: dict) -> None:
+    frame = pd.DataFrame({"config": [c.to_json() for c in configs], "r": [c.r for c in configs], "measured_ms": measured}
+                         | {f"{k}_ms": v for k, v in preds.items()})
+    atomic_write(Path(directory) / "validation.csv", lambda tmp: frame.to_csv(tmp, index=False))
