@@ -1,0 +1,1 @@
+"""The model zoo: the whole chain (supernet -> LUTs -> accuracy predictor -> search -> export) per device."""

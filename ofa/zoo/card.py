@@ -1,0 +1,74 @@
+"""Model cards: what a zoo entry is, how well it does, how it was made (JSON + Markdown)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ofa.io import atomic_write_json, atomic_write_text, sha256_file
+
+CARD_JSON = "card.json"
+CARD_MD = "card.md"
+
+
+def file_hashes(directory: Path) -> dict[str, dict]:
+    """sha256 and size of every file in an entry (the card itself excluded)."""
+    out = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and path.name not in (CARD_JSON, CARD_MD) and not path.name.startswith("."):
+            out[str(path.relative_to(directory))] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    return out
+
+
+def write_card(directory: Path, card: dict) -> dict:
+    card = dict(card)
+    card["files"] = file_hashes(directory)
+    atomic_write_json(directory / CARD_JSON, card)
+    atomic_write_text(directory / CARD_MD, render_markdown(card))
+    return card
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def render_markdown(card: dict) -> str:
+    lat = card.get("latency_ms", {})
+    lines = [
+        f"# {card['name']}",
+        "",
+        f"Sub-network of `{card['space']}` for device **{card['device']}** under a {card['budget_ms']:g} ms budget.",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| top-1 accuracy (measured, {card.get('accuracy', {}).get('split', 'val')} split) | {_fmt(100 * card['accuracy']['top1'], 4)} % |",
+        f"| top-1 accuracy (predicted) | {_fmt(100 * card['accuracy']['predicted_top1'], 4)} % |",
+        f"| latency predicted | {_fmt(lat.get('predicted_mean'))} ± {_fmt(lat.get('predicted_std'), 2)} ms |",
+        f"| latency measured on the device ({lat.get('measured_format', '?')}) | {_fmt(lat.get('measured_median'))} ms (median of {lat.get('measured_count', '?')}) |",
+        f"| MFLOPs (MACs) | {_fmt(card['mflops'], 4)} |",
+        f"| parameters | {_fmt(card['params_m'], 4)} M |",
+        f"| input | {card['input']['layout']} {card['input']['shape']}, mean {card['input']['mean']}, std {card['input']['std']} |",
+        "",
+        "## Exports",
+        "",
+        "| file | format | precision | bytes | max abs diff | top-1 agreement | parity |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for exp in card.get("exports", []):
+        lines.append(f"| `{exp['file']}` | {exp['format']} | {exp['precision']} | {exp.get('bytes', '')} | "
+                     f"{_fmt(exp.get('max_abs_diff'))} | {_fmt(exp.get('top1_agreement'))} | {exp.get('status', '')} |")
+    lines += ["", "## Sub-network", "", f"`{card['arch']}`", "", "```json", _json(card["subnet"]), "```", "",
+              "## Tool versions", ""]
+    lines += [f"- {k}: {v}" for k, v in card.get("versions", {}).items()]
+    lines += ["", "## Files (sha256)", ""]
+    lines += [f"- `{name}` {info['sha256'][:16]}… ({info['bytes']} bytes)" for name, info in card.get("files", {}).items()]
+    return "\n".join(lines) + "\n"
+
+
+def _json(obj) -> str:
+    import json
+
+    return json.dumps(obj)
