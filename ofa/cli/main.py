@@ -117,7 +117,7 @@ def _read_labels(path: Optional[Path], num_classes: int) -> Optional[list[str]]:
 
 
 # Commands of the other packages: each module defines ``register(app)`` (imports stay lazy inside commands).
-_PLUGINS = ("ofa.train.cli", "devices.cli", "latency.cli", "export.cli", "ofa.search.cli", "ofa.zoo.cli", "ofa.demo")
+_PLUGINS = ("ofa.train.cli", "devices.cli", "latency.cli", "export.cli", "ofa.search.cli", "ofa.zoo.cli")
 
 
 def _register_plugins() -> None:

@@ -52,12 +52,21 @@ class SubnetEvaluator:
 
     @torch.no_grad()
     def evaluate(self, cfg: SubnetConfig) -> dict:
+        return self.accuracy(self.prepare(cfg), cfg.r)
+
+    @torch.no_grad()
+    def prepare(self, cfg: SubnetConfig) -> torch.nn.Module:
+        """The static sub-network of ``cfg``, BN recalibrated on the cached calibration images."""
         net = self.supernet.extract(cfg)
         recalibrate_bn(net, (resize_batch(self.calib[i:i + self.batch_size], cfg.r)
                              for i in range(0, len(self.calib), self.batch_size)))
+        return net
+
+    @torch.no_grad()
+    def accuracy(self, net: torch.nn.Module, r: int) -> dict:
         correct, loss = 0, 0.0
         for i in range(0, len(self.val_x), self.batch_size):
-            logits = net(resize_batch(self.val_x[i:i + self.batch_size], cfg.r))
+            logits = net(resize_batch(self.val_x[i:i + self.batch_size], r))
             target = self.val_y[i:i + self.batch_size]
             correct += int((logits.argmax(1) == target).sum())
             loss += float(torch.nn.functional.cross_entropy(logits, target, reduction="sum"))

@@ -1,0 +1,44 @@
+"""``ofa zoo`` and ``ofa demo``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ofa.cli.common import console, handle_errors, out, print_table
+
+
+def register(app: typer.Typer) -> None:
+    app.command("zoo")(zoo_cmd)
+    app.command("demo")(demo_cmd)
+
+
+@handle_errors
+def zoo_cmd(config: Optional[Path] = typer.Option(None, "--config", help="zoo.yaml (default: the embedded demo zoo)."),
+            out_dir: Path = typer.Option(..., "--out", help="Zoo directory; re-running reuses what exists.")) -> None:
+    """Build a verified, device-specific model zoo: supernet, LUTs, predictor, search, exports, report."""
+    _run(config, out_dir)
+
+
+@handle_errors
+def demo_cmd(out_dir: Path = typer.Option(Path("runs/demo"), "--out", help="Where the demo zoo goes.")) -> None:
+    """The main job on the embedded default: train on built-in digits, profile this CPU, build the zoo."""
+    _run(None, out_dir)
+
+
+def _run(config_path: Optional[Path], out_dir: Path) -> None:
+    from ofa.zoo.config import load_zoo_config
+    from ofa.zoo.pipeline import ZooBuilder
+
+    config = load_zoo_config(config_path)
+    start = time.perf_counter()
+    with console.status("building the zoo") as spinner:
+        result = ZooBuilder(config, out_dir, status=lambda msg: (spinner.update(msg), console.log(msg))).run()
+    rows = [{k: r[k] for k in ("name", "status", "top1", "predicted_top1", "latency_predicted_ms", "latency_measured_ms",
+                               "mflops")} for r in result["rows"]]
+    print_table(f"zoo {out_dir}", rows)
+    out.print(f"report: {out_dir / 'report.html'}   index: {out_dir / 'index.csv'}   "
+              f"({time.perf_counter() - start:.0f} s)")

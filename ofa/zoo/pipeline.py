@@ -1,0 +1,130 @@
+"""``ofa zoo``: supernet -> latency tables -> accuracy predictor -> search -> entries -> report.
+
+Every stage writes into ``ZOO/_work`` and is resumable or cached by its inputs, so re-running the
+same command only does what is missing or changed, and a run killed at any point finishes on re-run.
+An entry is built in a hidden temp folder and renamed into place when complete (card last).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ofa.io import atomic_write_json, sha256_file, sha256_json
+from ofa.zoo.config import DeviceTarget, ZooConfig
+
+log = logging.getLogger(__name__)
+Status = Callable[[str], None]
+
+
+@dataclass
+class DeviceState:
+    target: DeviceTarget
+    lut_dir: Path
+    cost: object = None
+    front: list = field(default_factory=list)
+    rows: list = field(default_factory=list)
+    validation: dict | None = None
+
+
+class ZooBuilder:
+    def __init__(self, config: ZooConfig, out: "str | Path", status: Status | None = None):
+        self.config, self.out = config, Path(out)
+        self.work = self.out / "_work"
+        self.status = status or (lambda msg: log.info(msg))
+        self.timings: dict[str, float] = {}
+
+    # ----- the whole chain ---------------------------------------------------------------------
+    def run(self) -> dict:
+        from ofa.artifacts import load_supernet
+        from ofa.data import open_dataset
+
+        self.out.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.out / "zoo_config.json", self.config.model_dump(mode="json"))
+        supernet_dir = self._timed("supernet", self.supernet)
+        supernet = load_supernet(supernet_dir)
+        source = open_dataset(self.config.data)
+        devices = {t.device: DeviceState(t, self.work / "luts" / _safe(t.device)) for t in self.config.devices}
+        for state in devices.values():
+            self._timed(f"lut {state.target.device}", lambda s=state: self.latency_table(s, supernet))
+        predictor = self._timed("accuracy predictor", lambda: self.accuracy_predictor(supernet, supernet_dir, source))
+        entries = []
+        from ofa.search.accuracy_table import SubnetEvaluator
+
+        evaluator = SubnetEvaluator(supernet, source, self.config.bn_calib_images)
+        for state in devices.values():
+            self._timed(f"search {state.target.device}", lambda s=state: self.search(s, supernet, predictor))
+            for row in state.rows:
+                entries.append(self._timed(f"entries {state.target.device}",
+                                           lambda r=row, s=state: self.entry(supernet, supernet_dir, evaluator, s, r)))
+        return self.report(supernet, devices, entries)
+
+    def _timed(self, name: str, func):
+        start = time.perf_counter()
+        try:
+            return func()
+        finally:
+            self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - start, 2)
+
+    # ----- stages ----------------------------------------------------------------------------------
+    def supernet(self) -> Path:
+        from ofa.zoo.stages import supernet_stage
+
+        return supernet_stage(self.config, self.work, self.status)
+
+    def latency_table(self, state: DeviceState, supernet) -> None:
+        from ofa.zoo.stages import latency_stage
+
+        state.cost, state.validation = latency_stage(state.target, supernet, state.lut_dir, self.status)
+
+    def accuracy_predictor(self, supernet, supernet_dir: Path, source):
+        from ofa.zoo.stages import accuracy_stage
+
+        return accuracy_stage(self.config, supernet, supernet_dir, source, self.work / "accuracy", self.status)
+
+    def search(self, state: DeviceState, supernet, predictor) -> None:
+        from ofa.zoo.stages import search_stage
+
+        state.front, state.rows = search_stage(self.config, state, supernet, predictor, self.work / "search", self.status)
+
+    def entry(self, supernet, supernet_dir: Path, evaluator, state: DeviceState, row: dict) -> dict:
+        from ofa.zoo.entry import build_entry
+
+        return build_entry(self.config, self.out, supernet, supernet_dir, evaluator, state, row, self.status)
+
+    def report(self, supernet, devices: dict[str, DeviceState], entries: list[dict]) -> dict:
+        from ofa.zoo.report import write_index, write_report
+
+        rows = write_index(self.out, entries)
+        summary = {"zoo": self.config.name, "space": supernet.space.id, "data": self.config.data,
+                   "entries built": sum(e["status"] == "ok" for e in entries),
+                   "budgets infeasible": sum(e["status"] == "infeasible" for e in entries),
+                   **{f"time: {k} (s)": v for k, v in self.timings.items()}}
+        device_info = {name: {"front": s.front, "lut_validation": s.validation,
+                              "info": f"latency table: {s.lut_dir.relative_to(self.out)}"} for name, s in devices.items()}
+        write_report(self.out, f"Model zoo {self.config.name}", summary, device_info, rows)
+        atomic_write_json(self.out / "zoo_summary.json", {**summary, "timings_s": self.timings})
+        return {"rows": rows, "summary": summary}
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def inputs_hash(*parts) -> str:
+    return sha256_json([str(p) for p in parts])[:16]
+
+
+def file_hash(path: Path) -> str:
+    return sha256_file(path)[:16] if path.is_file() else "missing"
+
+
+def reset_dir(path: Path) -> Path:
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path

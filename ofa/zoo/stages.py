@@ -1,0 +1,153 @@
+"""The zoo's reusable stages: each returns what exists on disk when its inputs did not change."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ofa.io import atomic_write_json
+from ofa.zoo.config import ZooConfig
+
+log = logging.getLogger(__name__)
+
+
+# ----- supernet -----------------------------------------------------------------------------------
+def supernet_stage(config: ZooConfig, work: Path, status) -> Path:
+    src = config.supernet
+    if src.path:
+        return Path(src.path)
+    if src.import_official:
+        return _imported(Path(src.import_official), work / "supernet", status)
+    return _trained(config, work / "train", status)
+
+
+def _imported(checkpoint: Path, out: Path, status) -> Path:
+    from ofa.artifacts import ModelInfo, save_supernet
+    from ofa.io import sha256_file
+    from ofa.official import import_official
+
+    digest = sha256_file(checkpoint)
+    manifest = out / "manifest.json"
+    if manifest.is_file() and json.loads(manifest.read_text()).get("inputs", {}).get("checkpoint", {}).get("sha256") == digest:
+        return out
+    status(f"importing {checkpoint}")
+    net = import_official(checkpoint)
+    save_supernet(net, out, ModelInfo(num_classes=net.num_classes, inputs={"checkpoint": {"path": str(checkpoint), "sha256": digest}}))
+    return out
+
+
+def _trained(config: ZooConfig, run_dir: Path, status) -> Path:
+    from ofa.train.config import load_config
+    from ofa.train.loop import resume, train
+
+    supernet = run_dir / "supernet"
+    if (supernet / "manifest.json").is_file():
+        return supernet
+    if (run_dir / "checkpoint").exists() or (run_dir / "checkpoints").exists():
+        status(f"resuming training in {run_dir}")
+        return resume(run_dir).run_dir / "supernet"
+    status(f"training a supernet of {config.space} on {config.data}")
+    cfg = load_config(config.supernet.train_preset, options={"space": config.space, "data": config.data},
+                      overrides=tuple(config.supernet.train_overrides))
+    return train(cfg, run_dir).run_dir / "supernet"
+
+
+# ----- latency ------------------------------------------------------------------------------------
+def latency_stage(target, supernet, lut_dir: Path, status):
+    """Build (or finish) the device's table, its calibration measurements and validation; the search cost."""
+    from latency import build_lut, calibrate, validate_lut
+    from latency.table import LatencyTable
+
+    from ofa.search.latency_costs import load_latency_cost
+
+    space = supernet.space
+    resolutions = target.lut_resolutions or list(space.resolutions)
+    done = (lut_dir / "manifest.json").is_file() and LatencyTable.load(lut_dir).manifest.get("complete")
+    if not done:
+        status(f"profiling {space.id} blocks on {target.device}")
+        build_lut(target.device, space, resolutions, lut_dir, num_classes=supernet.num_classes)
+    if target.calibrate:
+        calibrate(lut_dir, target.device, n=target.calibrate)
+    validation = None
+    if target.validate_n:
+        validation = _validation_table(validate_lut(lut_dir, target.device, n=target.validate_n))
+    _, cost = load_latency_cost(str(lut_dir), space)
+    return cost, validation
+
+
+def _validation_table(report) -> dict | None:
+    data = report if isinstance(report, dict) else getattr(report, "__dict__", {})
+    predictors = data.get("predictors") or {}
+    rows = [{"predictor": name, **{k: v for k, v in vals.items() if isinstance(v, (int, float))}} for name, vals in predictors.items()]
+    if not rows:
+        return None
+    columns = ["predictor"] + [k for k in rows[0] if k != "predictor"]
+    return {"rows": rows, "columns": columns}
+
+
+# ----- accuracy -----------------------------------------------------------------------------------
+def accuracy_stage(config: ZooConfig, supernet, supernet_dir: Path, source, out: Path, status):
+    from ofa.io import sha256_file
+    from ofa.search.acc_predictor import AccuracyPredictor, fit_and_evaluate
+    from ofa.search.accuracy_table import build_accuracy_table
+
+    acc = config.accuracy
+    digest = sha256_file(supernet_dir / "weights.safetensors")
+    status(f"measuring {acc.samples} sub-networks for the accuracy predictor")
+    table = build_accuracy_table(supernet, source, out, acc.samples, digest, config.search.seed, acc.calib_images)
+    marker = out / "predictor_inputs.json"
+    key = {"supernet": digest, "rows": len(table), "epochs": acc.epochs}
+    if marker.is_file() and json.loads(marker.read_text()) == key and (out / "predictor.json").is_file():
+        return AccuracyPredictor.load(out)
+    predictor = fit_and_evaluate(supernet.space, table, seed=config.search.seed, epochs=acc.epochs, curve=())
+    predictor.save(out)
+    atomic_write_json(marker, key)
+    return predictor
+
+
+# ----- search -------------------------------------------------------------------------------------
+def auto_budgets(cost, space, n: int) -> list[float]:
+    """``n`` budgets spread over the reachable latency range (fastest .. largest sub-network)."""
+    from ofa.search.population import Population
+    from ofa.subnet import SubnetConfig
+
+    low, _ = cost.minimum()
+    r_max = int(cost.r_allowed[-1]) if cost.r_allowed is not None else len(space.resolutions) - 1
+    largest = Population.from_configs(space, [SubnetConfig.largest(space, space.resolutions[r_max])])
+    high = float(cost(largest)[0])
+    fractions = np.linspace(0.25, 0.9, n) if n > 1 else np.array([0.5])
+    return [float(f"{low + f * (high - low):.3g}") for f in fractions]
+
+
+def search_stage(config: ZooConfig, state, supernet, predictor, out: Path, status) -> tuple[list, list]:
+    from ofa.search.api import SearchProblem, pareto, search_many
+    from ofa.search.evolution import EvolutionSettings
+
+    target = state.target
+    name = target.device
+    problem = SearchProblem(supernet.space, predictor, supernet.num_classes, {name: state.cost})
+    budgets = auto_budgets(state.cost, supernet.space, target.auto_budgets) if target.budgets_ms == "auto" \
+        else list(target.budgets_ms)
+    s = config.search
+    key = {"predictor": predictor.report.get("n_rows"), "weights": float(predictor.weights[-2].sum()),
+           "lut": state.cost.minimum()[0], "budgets": budgets, "settings": s.model_dump()}
+    cache = out / f"{_safe(name)}.json"
+    if cache.is_file():
+        saved = json.loads(cache.read_text())
+        if saved.get("key") == key:
+            return saved["front"], saved["rows"]
+    status(f"searching {len(budgets)} budget(s) on {name}: {budgets} ms")
+    rows, _ = search_many(problem, {name: budgets}, EvolutionSettings(population=s.population, generations=s.generations,
+                                                                     seed=s.seed))
+    front = [{"latency_ms": r["latency_ms"][name]["mean"], "predicted_top1": r["predicted_top1"]}
+             for r in pareto(problem, name, EvolutionSettings(population=s.population, generations=s.pareto_generations,
+                                                              seed=s.seed))]
+    atomic_write_json(cache, {"key": key, "front": front, "rows": rows})
+    return front, rows
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
