@@ -99,7 +99,9 @@ def build_accuracy_table(supernet, source: DataSource, out: "str | Path", sample
     table = _check_resume(out, settings)
     rows = table.to_dict("records") if table is not None else []
     done = {int(r["index"]) for r in rows}
-    atomic_write_json(out / MANIFEST, {"schema_version": 1, "tool_version": __version__, "settings": settings})
+    manifest = {"schema_version": 1, "tool_version": __version__, "settings": settings}
+    if not (out / MANIFEST).is_file() or json.loads((out / MANIFEST).read_text()) != manifest:
+        atomic_write_json(out / MANIFEST, manifest)
     configs = sample_configs(supernet.space, samples, seed)
     evaluator = SubnetEvaluator(supernet, source, calib_images, seed=seed)
     start = time.perf_counter()

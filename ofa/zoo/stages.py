@@ -92,11 +92,12 @@ def _validation_table(report) -> dict | None:
 def accuracy_stage(config: ZooConfig, supernet, supernet_dir: Path, source, out: Path, status):
     from ofa.io import sha256_file
     from ofa.search.acc_predictor import AccuracyPredictor, fit_and_evaluate
-    from ofa.search.accuracy_table import build_accuracy_table
+    from ofa.search.accuracy_table import build_accuracy_table, load_table
 
     acc = config.accuracy
     digest = sha256_file(supernet_dir / "weights.safetensors")
-    status(f"measuring {acc.samples} sub-networks for the accuracy predictor")
+    if not (out / "acc_table.csv").is_file() or len(load_table(out)) < acc.samples:
+        status(f"measuring {acc.samples} sub-networks for the accuracy predictor")
     table = build_accuracy_table(supernet, source, out, acc.samples, digest, config.search.seed, acc.calib_images)
     marker = out / "predictor_inputs.json"
     key = {"supernet": digest, "rows": len(table), "epochs": acc.epochs}

@@ -1,0 +1,112 @@
+"""End to end: `ofa zoo` on the tiny space and built-in data, with a real local device."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+ZOO_YAML = """
+name: test-zoo
+space: ofa_tiny_in32_d12_e34_k35_w1.0
+data: builtin
+supernet: {train_preset: smoke}
+devices:
+  - device: local-ort-cpu
+    formats: [onnx]
+    budgets_ms: [0.0001, 1000]
+    lut_resolutions: [16, 32]
+    calibrate: 3
+accuracy: {samples: 8, calib_images: 100, epochs: 50}
+search: {population: 30, generations: 15, pareto_generations: 8}
+bn_calib_images: 100
+export_latency_repeats: 5
+"""
+
+
+def _zoo(config, out):
+    return subprocess.run([sys.executable, "-m", "ofa.cli.main", "zoo", "--config", str(config), "--out", str(out)],
+                          capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("zoo")
+    (root / "zoo.yaml").write_text(ZOO_YAML)
+    proc = _zoo(root / "zoo.yaml", root / "zoo")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return root
+
+
+def _mtimes(directory):
+    return {str(p): p.stat().st_mtime_ns for p in directory.rglob("*") if p.is_file()}
+
+
+def test_structure_and_infeasible_budget(zoo):
+    out = zoo / "zoo"
+    index = json.loads((out / "index.json").read_text())
+    assert {r["status"] for r in index} == {"ok", "infeasible"}
+    bad = next(r for r in index if r["status"] == "infeasible")
+    assert "smallest reachable" in bad["reason"]
+    ok = next(r for r in index if r["status"] == "ok")
+    entry = out / ok["path"]
+    for name in ("card.json", "card.md", "subnet/weights.safetensors", "subnet/subnet.json", "export/export_report.json"):
+        assert (entry / name).is_file(), name
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html and ok["name"] in html and "infeasible" in html
+    assert (out / "index.csv").read_text().count("\n") == len(index) + 1
+
+
+def test_card_figures_are_real_measurements(zoo):
+    out = zoo / "zoo"
+    ok = next(r for r in json.loads((out / "index.json").read_text()) if r["status"] == "ok")
+    card = json.loads((out / ok["path"] / "card.json").read_text())
+    lat = card["latency_ms"]
+    assert lat["measured_median"] > 0 and lat["measured_count"] >= 10 and lat["measured_std"] >= 0
+    assert lat["device_fingerprint"]["device"] == "local-ort-cpu"
+    assert 0 <= card["accuracy"]["top1"] <= 1 and card["accuracy"]["images"] == 359
+    assert card["latency_ms"]["predicted_mean"] <= 1000
+    for name, info in card["files"].items():  # hashes in the card are the files on disk
+        from ofa.io import sha256_file
+
+        assert sha256_file(out / ok["path"] / name) == info["sha256"], name
+
+
+def test_exported_model_loads_and_matches_its_card(zoo):
+    import onnxruntime as ort
+
+    from ofa import load_subnet
+
+    out = zoo / "zoo"
+    ok = next(r for r in json.loads((out / "index.json").read_text()) if r["status"] == "ok")
+    entry = out / ok["path"]
+    card = json.loads((entry / "card.json").read_text())
+    export = next(e for e in card["exports"] if e["format"] == "onnx")
+    session = ort.InferenceSession(str(entry / export["file"]), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).standard_normal(card["input"]["shape"]).astype(np.float32)
+    got = session.run(None, {session.get_inputs()[0].name: x})[0]
+    net = load_subnet(entry / "subnet")
+    assert net.config.to_dict() == card["subnet"]
+    with torch.no_grad():
+        want = net(torch.from_numpy(x)).numpy()
+    assert np.abs(got - want).max() <= max(1e-4, export["max_abs_diff"] * 10 + 1e-5)
+
+
+def test_rerun_does_no_repeated_work(zoo):
+    out = zoo / "zoo"
+    before = _mtimes(out / "_work") | {k: v for k, v in _mtimes(out).items() if "card.json" in k}
+    proc = _zoo(zoo / "zoo.yaml", out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    after = _mtimes(out / "_work") | {k: v for k, v in _mtimes(out).items() if "card.json" in k}
+    changed = sorted(k for k in before if after.get(k) != before[k])
+    assert not changed, changed
+    assert "building" not in proc.stdout + proc.stderr
+
+
+def test_bad_zoo_config_is_a_clear_error(tmp_path):
+    (tmp_path / "z.yaml").write_text("devices: []\nbogus: 1\n")
+    proc = _zoo(tmp_path / "z.yaml", tmp_path / "o")
+    assert proc.returncode == 2 and "bogus" in proc.stderr and "Traceback" not in proc.stderr
