@@ -35,7 +35,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from latency.api import calibrate
-    from latency.profile import build_lut
+    from latency.profile import build_lut, default_convert_workers
     from latency.validate import validate_lut
 
     out = Path(args.out or f"runs/bench_lut_{args.device}")
@@ -44,8 +44,9 @@ def main() -> None:
 
         shutil.rmtree(out)
     res = [int(r) for r in args.resolutions.split(",")]
+    load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
-    table = build_lut(args.device, SPACE, res, out)
+    table = build_lut(args.device, SPACE, res, out, convert_workers=default_convert_workers())
     build_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     calibrate(out, args.device, n=args.calibrate)
@@ -59,7 +60,8 @@ def main() -> None:
         "build_wall_s": round(build_s, 1), "build_was_resumed": not args.fresh,
         "calibration_wall_s": round(calib_s, 1), "validation_wall_s": round(validate_s, 1),
         "n_validation": report["n"], "measured_ms": report["measured_ms"], "predictors": report["predictors"],
-        "fingerprint": report["device"], "machine_note": f"{os.cpu_count()} cores shared with other jobs; timings are noisy",
+        "fingerprint": report["device"], "cpu_count": os.cpu_count(),
+        "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
         "python": platform.python_version(),
     }
     (ROOT / "results").mkdir(exist_ok=True)

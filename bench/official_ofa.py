@@ -70,10 +70,15 @@ def ensure_venv() -> Path:
     return python
 
 
+def official_env(threads: int = 2) -> dict:
+    """Environment for a process of the official venv: the torchvision stub on its path, thread caps."""
+    return dict(os.environ, PYTHONPATH=str(STUB), OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+
+
 def run_official(script: str, timeout: float = 1800, threads: int = 2) -> dict:
     """Run ``script`` (Python source that prints one JSON object last) in the official venv."""
     python = ensure_venv()
-    env = dict(os.environ, PYTHONPATH=str(STUB), OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    env = official_env(threads)
     proc = subprocess.run([str(python), "-c", script], capture_output=True, text=True, timeout=timeout, env=env,
                           cwd=str(BENCH))
     if proc.returncode != 0:

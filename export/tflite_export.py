@@ -59,13 +59,13 @@ def convert_fp32(model: nn.Module, example: torch.Tensor, nhwc: bool = False) ->
     litert_torch = require_litert_torch()
     model = model.eval()
     if nhwc:
-        model = litert_torch.to_channel_last_io(model, args=[0])
+        model = litert_torch.to_channel_last_io(model, args=[0]).eval()
         example = example.permute(0, 2, 3, 1).contiguous()
     try:
-        edge = _quiet(lambda: litert_torch.convert(model, (example,)))
+        edge = quiet(lambda: litert_torch.convert(model, (example,)))
     except Exception as exc:
         raise ExportError(f"litert-torch conversion failed: {str(exc).splitlines()[0]}") from exc
-    return bytes(_quiet(edge.model_content))
+    return bytes(quiet(edge.model_content))
 
 
 def quantize_tflite(content: bytes, precision: str, calibration: Iterable[np.ndarray] | None = None,
@@ -81,13 +81,13 @@ def quantize_tflite(content: bytes, precision: str, calibration: Iterable[np.nda
     try:
         if precision == "fp16":
             _fp16_recipe(quant)
-            result = _quiet(lambda: quant.quantize(enable_progress_report=False))
+            result = quiet(lambda: quant.quantize(enable_progress_report=False))
         else:
             from ai_edge_quantizer import recipe
 
             quant.load_quantization_recipe(recipe.static_wi8_ai8())
             data = _calibration_set(content, calibration, nhwc)
-            result = _quiet(lambda: quant.quantize(_quiet(lambda: quant.calibrate(data)), enable_progress_report=False))
+            result = quiet(lambda: quant.quantize(quiet(lambda: quant.calibrate(data)), enable_progress_report=False))
     except ExportError:
         raise
     except Exception as exc:
@@ -124,7 +124,7 @@ def _calibration_set(content: bytes, calibration: Iterable[np.ndarray] | None, n
     return {key: samples}
 
 
-def _quiet(call):
+def quiet(call):
     """Run ``call`` with the quantiser's progress bars and prints (stdout/stderr) captured to the log."""
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):

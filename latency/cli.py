@@ -48,11 +48,12 @@ def build_cmd(device: str = typer.Option(..., "--device", help="Device name or Y
     """Time every block of SPACE on DEVICE into a table (resumable)."""
     from devices.session import DeviceSession
     from latency.api import calibrate as run_calibration
-    from latency.profile import build_lut
+    from latency.profile import build_lut, default_convert_workers
 
     res = _resolutions(resolutions, space)
     with DeviceSession(device) as session, progress() as bar:
-        table = build_lut(device, space, res, out_dir, num_classes, chunk, _Bar(bar, "profiling blocks"), session)
+        table = build_lut(device, space, res, out_dir, num_classes, chunk, _Bar(bar, "profiling blocks"), session,
+                          default_convert_workers())
         if calibrate:
             run_calibration(out_dir, n=calibrate, on_progress=_Bar(bar, "calibration networks"), session=session)
     out.print(f"wrote {out_dir}: {len(table.frame)} blocks of {table.space_id} at {table.resolutions} on {session.spec.name}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
@@ -48,12 +49,14 @@ def open_table(out_dir: Path, space: SearchSpace, resolutions: Sequence[int], nu
 
 def build_lut(device, space: "SearchSpace | str", resolutions: Sequence[int], out_dir: "str | Path",
               num_classes: int = 1000, chunk_size: int = 16, on_progress: Optional[Progress] = None,
-              session: Optional[DeviceSession] = None) -> LatencyTable:
+              session: Optional[DeviceSession] = None, convert_workers: int = 1) -> LatencyTable:
     """Time every block of ``space`` at ``resolutions`` on ``device`` into ``out_dir``.
 
     Re-running with the same arguments continues where a killed or failed run stopped: rows are
     saved after every ``chunk_size`` blocks. If the device drops mid-run, the rows measured so far are
-    saved and a :class:`DeviceError` says how many remain.
+    saved and a :class:`DeviceError` says how many remain. ``convert_workers`` > 1 converts the
+    micro-models in that many spawned processes first (the CLI uses :func:`convert_workers`; a
+    script that passes it needs the usual ``if __name__ == "__main__":`` guard).
     """
     space, out_dir = get_space(space), Path(out_dir)
     bad = sorted(set(resolutions) - set(space.resolutions))
@@ -62,7 +65,8 @@ def build_lut(device, space: "SearchSpace | str", resolutions: Sequence[int], ou
     all_blocks = enumerate_blocks(space, sorted(set(resolutions)), num_classes)
     if session is None:
         with DeviceSession(device) as live:
-            return build_lut(device, space, resolutions, out_dir, num_classes, chunk_size, on_progress, live)
+            return build_lut(device, space, resolutions, out_dir, num_classes, chunk_size, on_progress, live,
+                             convert_workers)
     table = open_table(out_dir, space, resolutions, num_classes, len(all_blocks), session.fingerprint(), protocol(session))
     done = table.idents()
     todo = [b for b in all_blocks if b.ident not in done]
@@ -71,6 +75,7 @@ def build_lut(device, space: "SearchSpace | str", resolutions: Sequence[int], ou
         on_progress(len(all_blocks) - len(todo), len(all_blocks))
     cache = ModelCache(out_dir / "models", session.model_format)
     table.save()
+    cache.prebuild(todo, space, convert_workers)
     for chunk in _chunks(todo, chunk_size):
         _measure_chunk(session, space, chunk, cache, table)
         if on_progress:
@@ -111,6 +116,16 @@ def tflite_input_name(path: Path) -> Optional[str]:
     except ImportError:
         return None
     return Interpreter(model_path=str(path)).get_input_details()[0]["name"]
+
+
+def default_convert_workers() -> int:
+    """Processes for micro-model conversion: ``OFA_CONVERT_WORKERS``, else the CPU count (at most 4)."""
+    value = os.environ.get("OFA_CONVERT_WORKERS")
+    if value is not None:
+        if not value.isdigit() or int(value) < 1:
+            raise ConfigError(f"OFA_CONVERT_WORKERS={value!r}: give a positive integer (1 = convert in this process)")
+        return int(value)
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

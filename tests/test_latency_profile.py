@@ -144,3 +144,19 @@ def test_tflite_block_resized_on_device_matches_pytorch(tmp_path):
         got = interp.get_tensor(interp.get_output_details()[0]["index"])
         want = module(x).detach().permute(0, 2, 3, 1).numpy()
         np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_parallel_conversion_builds_the_same_micro_models(tmp_path):
+    """Converting in spawned worker processes gives the same graphs as converting in-process."""
+    import onnx
+
+    space = get_space(TINY)
+    blocks = enumerate_blocks(space, [16], 10)
+    serial, parallel = ModelCache(tmp_path / "serial", "onnx"), ModelCache(tmp_path / "parallel", "onnx")
+    assert parallel.prebuild(blocks, space, workers=2) == len({b.key for b in blocks})
+    assert parallel.prebuild(blocks, space, workers=2) == 0  # nothing left to build
+    for block in blocks:
+        a, b = serial.block(block, space), parallel.block(block, space)
+        assert a.name == b.name
+        ops = [[n.op_type for n in onnx.load(str(p)).graph.node] for p in (a, b)]
+        assert ops[0] == ops[1] and ops[0]

@@ -55,6 +55,9 @@ def setup_logging(verbose: bool = False) -> None:
     root.setLevel(logging.WARNING)
     for name in ("ofa", "latency", "devices", "export"):
         logging.getLogger(name).setLevel(level)
+    if not verbose:  # optional-kernel notices of the converter's dependencies, not actionable here
+        for name in ("torchao", "torch.utils._pytree"):
+            logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def progress(transient: bool = False):

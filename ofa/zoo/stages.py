@@ -59,6 +59,7 @@ def _trained(config: ZooConfig, run_dir: Path, status) -> Path:
 def latency_stage(target, supernet, lut_dir: Path, status):
     """Build (or finish) the device's table, its calibration measurements and validation; the search cost."""
     from latency import build_lut, calibrate, validate_lut
+    from latency.profile import default_convert_workers
     from latency.table import LatencyTable
 
     from ofa.search.latency_costs import load_latency_cost
@@ -68,7 +69,8 @@ def latency_stage(target, supernet, lut_dir: Path, status):
     done = (lut_dir / "manifest.json").is_file() and LatencyTable.load(lut_dir).manifest.get("complete")
     if not done:
         status(f"profiling {space.id} blocks on {target.device}")
-        build_lut(target.device, space, resolutions, lut_dir, num_classes=supernet.num_classes)
+        build_lut(target.device, space, resolutions, lut_dir, num_classes=supernet.num_classes,
+                  convert_workers=default_convert_workers())
     if target.calibrate:
         calibrate(lut_dir, target.device, n=target.calibrate)
     validation = None
@@ -110,15 +112,11 @@ def accuracy_stage(config: ZooConfig, supernet, supernet_dir: Path, source, out:
 
 
 # ----- search -------------------------------------------------------------------------------------
-def auto_budgets(cost, space, n: int) -> list[float]:
-    """``n`` budgets spread over the reachable latency range (fastest .. largest sub-network)."""
-    from ofa.search.population import Population
-    from ofa.subnet import SubnetConfig
-
+def auto_budgets(cost, front: list[dict], n: int) -> list[float]:
+    """``n`` budgets spread over the useful latency range: the fastest sub-network .. the front's most
+    accurate point (beyond it a larger budget buys no predicted accuracy, so it would repeat an entry)."""
     low, _ = cost.minimum()
-    r_max = int(cost.r_allowed[-1]) if cost.r_allowed is not None else len(space.resolutions) - 1
-    largest = Population.from_configs(space, [SubnetConfig.largest(space, space.resolutions[r_max])])
-    high = float(cost(largest)[0])
+    high = max(front, key=lambda p: p["predicted_top1"])["latency_ms"] if front else low
     fractions = np.linspace(0.25, 0.9, n) if n > 1 else np.array([0.5])
     return [float(f"{low + f * (high - low):.3g}") for f in fractions]
 
@@ -130,22 +128,23 @@ def search_stage(config: ZooConfig, state, supernet, predictor, out: Path, statu
     target = state.target
     name = target.device
     problem = SearchProblem(supernet.space, predictor, supernet.num_classes, {name: state.cost})
-    budgets = auto_budgets(state.cost, supernet.space, target.auto_budgets) if target.budgets_ms == "auto" \
-        else list(target.budgets_ms)
     s = config.search
     key = {"predictor": predictor.report.get("n_rows"), "weights": float(predictor.weights[-2].sum()),
-           "lut": state.cost.minimum()[0], "budgets": budgets, "settings": s.model_dump()}
+           "lut": state.cost.minimum()[0], "budgets": target.budgets_ms, "n_auto": target.auto_budgets,
+           "settings": s.model_dump()}
     cache = out / f"{_safe(name)}.json"
     if cache.is_file():
         saved = json.loads(cache.read_text())
         if saved.get("key") == key:
             return saved["front"], saved["rows"]
-    status(f"searching {len(budgets)} budget(s) on {name}: {budgets} ms")
-    rows, _ = search_many(problem, {name: budgets}, EvolutionSettings(population=s.population, generations=s.generations,
-                                                                     seed=s.seed))
     front = [{"latency_ms": r["latency_ms"][name]["mean"], "predicted_top1": r["predicted_top1"]}
              for r in pareto(problem, name, EvolutionSettings(population=s.population, generations=s.pareto_generations,
                                                               seed=s.seed))]
+    budgets = auto_budgets(state.cost, front, target.auto_budgets) if target.budgets_ms == "auto" \
+        else list(target.budgets_ms)
+    status(f"searching {len(budgets)} budget(s) on {name}: {budgets} ms")
+    rows, _ = search_many(problem, {name: budgets}, EvolutionSettings(population=s.population, generations=s.generations,
+                                                                     seed=s.seed))
     atomic_write_json(cache, {"key": key, "front": front, "rows": rows})
     return front, rows
 
