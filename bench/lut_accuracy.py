@@ -20,8 +20,44 @@ import sys
 import time
 from pathlib import Path
 
+from ofa.spaces import get_space
+
 ROOT = Path(__file__).resolve().parent
 SPACE = "ofa_mbv3_d234_e346_k357_w1.0"
+
+
+def repeatability(out: Path, device: str, n_blocks: int = 40, seed: int = 0) -> dict:
+    """The noise floor: ``n_blocks`` random table blocks measured twice back to back, and against the table.
+
+    If the same block's mean moves by more than 10% between two runs seconds apart, no predictor can
+    be verified to +-10% on this machine; this puts that figure next to the predictors'.
+    """
+    import numpy as np
+
+    from devices.session import DeviceSession
+    from latency.blocks import enumerate_blocks
+    from latency.micro import ModelCache
+    from latency.profile import block_job
+    from latency.stats import summarize
+    from latency.table import LatencyTable
+
+    table = LatencyTable.load(out)
+    space = table.manifest["space"]
+    blocks = enumerate_blocks(get_space(space), table.manifest["resolutions"], table.manifest.get("num_classes", 1000))
+    picks = [blocks[i] for i in np.random.default_rng(seed).choice(len(blocks), min(n_blocks, len(blocks)), replace=False)]
+    stored = table.frame.groupby("key")["mean_ms"].first()  # a key shared by resolutions has one timing
+    with DeviceSession(device) as session:
+        cache = ModelCache(out / "models", session.model_format)
+        jobs = [block_job(b, get_space(space), cache, session.layout) for b in picks]
+        runs = [{t.id: summarize(t)["mean_ms"] for t in session.measure(jobs)} for _ in range(2)]
+    back_to_back = np.array([runs[1][b.job_id] / runs[0][b.job_id] for b in picks])
+    vs_table = np.array([runs[1][b.job_id] / stored[b.key] for b in picks])
+
+    def stats(x):
+        return {"median": round(float(np.median(x)), 3), "std": round(float(x.std()), 3), "min": round(float(x.min()), 3),
+                "max": round(float(x.max()), 3), "share_within_10pct": round(float(np.mean(np.abs(x - 1) <= 0.10)), 3)}
+
+    return {"blocks": len(picks), "second_over_first": stats(back_to_back), "now_over_table": stats(vs_table)}
 
 
 def main() -> None:
@@ -54,12 +90,13 @@ def main() -> None:
     t2 = time.perf_counter()
     report = validate_lut(out, args.device, n=args.n)
     validate_s = time.perf_counter() - t2
+    noise = repeatability(out, args.device)
     result = {
         "command": " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
         "device": args.device, "space": SPACE, "resolutions": res, "n_blocks": len(table.frame),
         "build_wall_s": round(build_s, 1), "build_was_resumed": not args.fresh,
         "calibration_wall_s": round(calib_s, 1), "validation_wall_s": round(validate_s, 1),
-        "n_validation": report["n"], "measured_ms": report["measured_ms"], "predictors": report["predictors"],
+        "n_validation": report["n"], "block_repeatability": noise, "measured_ms": report["measured_ms"], "predictors": report["predictors"],
         "fingerprint": report["device"], "cpu_count": os.cpu_count(),
         "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
         "python": platform.python_version(),

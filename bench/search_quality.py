@@ -51,19 +51,24 @@ class Reduced:
         self.e = np.array([space.e_choices.index(e) for e in E_KEEP])
         self.d = np.array([space.d_choices.index(2)])
         self.r = np.array([space.resolutions.index(r_max)])
+        self.full_slots = space.n_block_slots
+        self.slots = np.array([stage * space.max_depth + p for stage in range(space.n_stages) for p in range(2)])
 
     def lift(self, pop: Population) -> Population:
-        return Population(self.ks[pop.ks], self.e[pop.e], self.d[pop.d], self.r[pop.r])
+        """Reduced rows (2 slots per stage) as rows of the full space (its first 2 slots of each stage)."""
+        ks = np.zeros((len(pop), self.full_slots), dtype=np.int64)
+        e = np.zeros_like(ks)
+        ks[:, self.slots], e[:, self.slots] = self.ks[pop.ks], self.e[pop.e]
+        return Population(ks, e, self.d[pop.d], self.r[pop.r])
 
     def enumerate(self) -> Population:
-        """Every architecture once: the 2 active slots per stage take all 4 (k, e) pairs; the rest stay 0."""
+        """Every architecture once: each of the 10 slots takes all 4 (k, e) pairs."""
         s = self.space
-        active = [i for i in range(s.n_block_slots) if i % s.max_depth < 2]
-        codes = np.arange(4 ** len(active))
+        codes = np.arange(4 ** s.n_block_slots)
         ks = np.zeros((len(codes), s.n_block_slots), dtype=np.int64)
         e = np.zeros_like(ks)
-        for j, slot in enumerate(active):
-            pair = (codes // 4 ** j) % 4
+        for slot in range(s.n_block_slots):
+            pair = (codes // 4 ** slot) % 4
             ks[:, slot], e[:, slot] = pair // 2, pair % 2
         n = len(codes)
         return Population(ks, e, np.zeros((n, s.n_stages), dtype=np.int64), np.zeros(n, dtype=np.int64))

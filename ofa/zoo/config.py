@@ -65,7 +65,7 @@ class ZooConfig(_Strict):
     data: str = "builtin"
     supernet: SupernetSource = Field(default_factory=SupernetSource)
     devices: list[DeviceTarget] = Field(default_factory=lambda: [
-        DeviceTarget(device="local-ort-cpu", formats=["onnx"]),
+        DeviceTarget(device="local-ort-cpu", formats=["onnx"], validate_n=20),
         DeviceTarget(device="local-litert-cpu", formats=["tflite"], calibrate=3),  # ~17 s per whole-net conversion
     ])
     accuracy: AccuracySettings = Field(default_factory=AccuracySettings)

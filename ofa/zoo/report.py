@@ -79,10 +79,10 @@ def _table(rows: list[dict], columns: list[str]) -> str:
             v = f"{v:.4g}" if isinstance(v, float) else ("" if v is None else str(v))
             cells.append(f"<td>{html.escape(v)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
 
 
-_CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}
+_CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}.scroll{overflow-x:auto}
 table{border-collapse:collapse;margin:.8em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th{background:#f0f3f7}td:first-child,th:first-child{text-align:left}h2{border-bottom:2px solid #ddd;margin-top:1.6em}
 .bad{color:#b00}.muted{color:#777;font-size:12px}"""
@@ -103,6 +103,9 @@ def write_report(out: Path, title: str, summary: dict, devices: dict[str, dict],
         if val:
             parts.append("<h3>Latency prediction (end-to-end validation)</h3>")
             parts.append(_table(val["rows"], val["columns"]))
+        else:
+            parts.append("<p class='muted'>Latency table not validated end to end in this zoo (validate_n: 0); "
+                         "the entries' measured latencies below are the check. Run <code>ofa lut validate</code>.</p>")
         device_rows = [r for r in rows if r["device"] == device]
         parts.append("<h3>Entries</h3>")
         parts.append(_table(device_rows, ["name", "budget_ms", "status", "top1", "predicted_top1", "latency_predicted_ms",
