@@ -8,10 +8,10 @@
    the full network in step 1 (the ``full`` stage's steps, lr schedule, batch, loss without KD), then
    BN-recalibrated and evaluated identically.
 
-The default budget is sized for a 2-core CPU in about 90 minutes. Prints JSON and writes
+The default budget (0.005) is sized for a 2-core CPU in about 80 minutes; 0.004 took 62 minutes. Prints JSON and writes
 bench/results/train_ps_quality.json (with the command that produced it).
 
-    .venv/bin/python bench/ps_quality.py                                   # the full bench (~90 min)
+    .venv/bin/python bench/ps_quality.py                                   # the full bench (~80 min)
     .venv/bin/python bench/ps_quality.py --epochs-scale 0.0002 --max-val-images 500 \\
         --run-dir bench/results/tmp/ps_quick --result bench/results/tmp/ps_quick.json   # a quick check
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -39,6 +40,9 @@ from ofa.train.schedule import lr_at, stage_steps, warmup_steps
 from ofa.train.validate import top1
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+import machine  # noqa: E402
+
 RESULTS = ROOT / "results"
 
 
@@ -97,6 +101,7 @@ def main() -> None:
     parser.add_argument("--result", type=Path, default=RESULTS / "train_ps_quality.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")  # training progress
 
     t0 = time.perf_counter()
     result = ps_run(args)
@@ -115,7 +120,7 @@ def main() -> None:
     report = {"bench": "ps_quality", "command": "python " + " ".join(sys.argv), "data": config.data, "space": config.space,
               "epochs_scale": config.epochs_scale, "batch_size": config.batch_size, "ps_steps": result.global_step,
               "ps_seconds": round(ps_seconds, 1), "total_seconds": round(time.perf_counter() - t0, 1),
-              "run_dir": str(args.run_dir), "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "rows": rows,
+              "run_dir": str(args.run_dir), "machine": machine.describe(), "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "rows": rows,
               "inherited_wins": sum(r["delta"] >= 0 for r in rows), "n": len(rows)}
     args.result.parent.mkdir(parents=True, exist_ok=True)
     args.result.write_text(json.dumps(report, indent=2) + "\n")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import machine  # noqa: E402
 from official_ofa import OFFICIAL_VERSION, run_official  # noqa: E402
 
 OFFICIAL_SCRIPT = """
@@ -85,7 +85,7 @@ def main() -> None:
         "settings": {"population": 100, "generations": 500, "parent_ratio": 0.25, "mutation_ratio": 0.5,
                      "mutation_prob": 0.1, "flops_budget_m": args.flops, "threads": 2, "repeats": args.repeats},
         "reference": f"ofa=={OFFICIAL_VERSION} ofa.tutorial.EvolutionFinder + FLOPsTable + AccuracyPredictor (3x400 MLP)",
-        "machine": {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__},
+        "machine": machine.describe(),
         "runs": runs, "median_seconds": med, "speedup": med["official"] / med["ours"],
     }
     out = Path(__file__).resolve().parent / "results" / "search_speed.json"

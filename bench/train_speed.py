@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import random
 import statistics
 import subprocess
@@ -28,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
 sys.path.insert(0, str(ROOT))
+import machine  # noqa: E402
 from official_ofa import OFFICIAL_VERSION, ensure_venv, official_env  # noqa: E402
 
 OFFICIAL_PACKAGE = f"ofa=={OFFICIAL_VERSION}"
@@ -168,7 +168,7 @@ def main() -> None:
             worker.close()
     result = {"bench": "train_speed", "command": "python " + " ".join(sys.argv), "batch": args.batch, "threads": args.threads,
               "steps_per_block": args.steps, "rounds": args.rounds, "official_package": OFFICIAL_PACKAGE,
-              "machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version()},
+              "machine": machine.describe(),
               "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -21,10 +21,8 @@ def encode(space: SearchSpace, pop: Population) -> np.ndarray:
     n, slots = len(pop), space.n_block_slots
     nk, ne = len(space.ks_choices), len(space.e_choices)
     mask = active_mask(space, pop.d).astype(np.float32)  # (N, slots)
-    ks = np.zeros((n, slots, nk), np.float32)
-    np.put_along_axis(ks, pop.ks[..., None], 1.0, axis=2)
-    e = np.zeros((n, slots, ne), np.float32)
-    np.put_along_axis(e, pop.e[..., None], 1.0, axis=2)
+    ks = np.eye(nk, dtype=np.float32)[pop.ks]  # (N, slots, nk) one-hot
+    e = np.eye(ne, dtype=np.float32)[pop.e]
     blocks = np.concatenate([ks, e], axis=2) * mask[..., None]
     r = np.zeros((n, len(space.resolutions)), np.float32)
     r[np.arange(n), pop.r] = 1.0

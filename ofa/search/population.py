@@ -9,6 +9,7 @@ crossover act on whole arrays at once; :meth:`Population.configs` turns rows bac
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -55,10 +56,16 @@ class Population:
 
 def active_mask(space: SearchSpace, d_idx: np.ndarray) -> np.ndarray:
     """(N, slots) boolean: slot i of stage s runs iff its position < d[s]."""
-    depth = np.asarray(space.d_choices)[d_idx]  # (N, stages)
-    position = np.tile(np.arange(space.max_depth), space.n_stages)  # (slots,)
-    stage = np.repeat(np.arange(space.n_stages), space.max_depth)
-    return position[None, :] < depth[:, stage]
+    runs = _runs_by_depth(tuple(space.d_choices), space.max_depth)  # (depth choices, max_depth)
+    return runs[d_idx].reshape(len(d_idx), space.n_block_slots)
+
+
+@lru_cache(maxsize=32)
+def _runs_by_depth(d_choices: tuple[int, ...], max_depth: int) -> np.ndarray:
+    """Row j: which of a stage's slots run at depth ``d_choices[j]`` (a lookup, so masks cost one gather)."""
+    runs = np.arange(max_depth)[None, :] < np.asarray(d_choices)[:, None]
+    runs.setflags(write=False)
+    return runs
 
 
 def sample(space: SearchSpace, n: int, rng: np.random.Generator, r_choices: np.ndarray | None = None) -> Population:
