@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import sys
 import time
@@ -23,6 +22,9 @@ from pathlib import Path
 from ofa.spaces import get_space
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+import machine  # noqa: E402
+
 SPACE = "ofa_mbv3_d234_e346_k357_w1.0"
 
 
@@ -97,9 +99,8 @@ def main() -> None:
         "build_wall_s": round(build_s, 1), "build_was_resumed": not args.fresh,
         "calibration_wall_s": round(calib_s, 1), "validation_wall_s": round(validate_s, 1),
         "n_validation": report["n"], "block_repeatability": noise, "measured_ms": report["measured_ms"], "predictors": report["predictors"],
-        "fingerprint": report["device"], "cpu_count": os.cpu_count(),
+        "fingerprint": report["device"], "machine": machine.describe(),
         "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
-        "python": platform.python_version(),
     }
     (ROOT / "results").mkdir(exist_ok=True)
     (ROOT / "results" / f"lut_accuracy_{args.device}.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -8,8 +8,6 @@ output tensors) calibrated on real images.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 from pathlib import Path
 from typing import Iterable
@@ -19,6 +17,7 @@ import torch
 from torch import nn
 
 from ofa.errors import ConfigError, ExportError
+from export.quiet import quiet
 from ofa.io import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -122,13 +121,3 @@ def _calibration_set(content: bytes, calibration: Iterable[np.ndarray] | None, n
     if not samples:
         raise ExportError("int8 quantisation got no calibration images; give --calib-data with training images")
     return {key: samples}
-
-
-def quiet(call):
-    """Run ``call`` with the quantiser's progress bars and prints (stdout/stderr) captured to the log."""
-    sink = io.StringIO()
-    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        result = call()
-    if sink.getvalue().strip():
-        log.debug("ai-edge-quantizer: %s", sink.getvalue().strip()[-500:])
-    return result

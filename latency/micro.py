@@ -105,7 +105,7 @@ def _tflite_bytes(module: nn.Module, example: torch.Tensor) -> bytes:
         out_dims = module(example).dim()
         module = litert_torch.to_channel_last_io(module, args=[0], outputs=[0] if out_dims == 4 else []).eval()
         example = example.permute(0, 2, 3, 1).contiguous()
-    from export.tflite_export import quiet  # the converter's progress lines go to the debug log
+    from export.quiet import quiet  # the converter's progress lines go to the debug log
 
     return bytes(quiet(lambda: litert_torch.convert(module, (example,)).model_content()))
 
@@ -173,9 +173,10 @@ def _build_block(block: LutBlock, space: SearchSpace, path: Path, fmt: str) -> N
 
 def _worker_init() -> None:
     """Conversion workers: one thread each, and no optional-kernel notices of the converter's deps."""
+    from export.quiet import silence_converter_logs
+
     torch.set_num_threads(1)
-    for name in ("torchao", "torch.utils._pytree"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    silence_converter_logs()
 
 
 def _build_shape(block: LutBlock, resizable: bool) -> tuple[int, ...]:

@@ -55,7 +55,7 @@ def build_lut(device, space: "SearchSpace | str", resolutions: Sequence[int], ou
     Re-running with the same arguments continues where a killed or failed run stopped: rows are
     saved after every ``chunk_size`` blocks. If the device drops mid-run, the rows measured so far are
     saved and a :class:`DeviceError` says how many remain. ``convert_workers`` > 1 converts the
-    micro-models in that many spawned processes first (the CLI uses :func:`convert_workers`; a
+    micro-models in that many spawned processes first (the CLI uses :func:`default_convert_workers`; a
     script that passes it needs the usual ``if __name__ == "__main__":`` guard).
     """
     space, out_dir = get_space(space), Path(out_dir)

@@ -55,9 +55,10 @@ def setup_logging(verbose: bool = False) -> None:
     root.setLevel(logging.WARNING)
     for name in ("ofa", "latency", "devices", "export"):
         logging.getLogger(name).setLevel(level)
-    if not verbose:  # optional-kernel notices of the converter's dependencies, not actionable here
-        for name in ("torchao", "torch.utils._pytree"):
-            logging.getLogger(name).setLevel(logging.ERROR)
+    if not verbose:
+        from export.quiet import silence_converter_logs
+
+        silence_converter_logs()
 
 
 def progress(transient: bool = False):
