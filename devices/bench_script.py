@@ -6,10 +6,16 @@ Usage on the device:
     python3 bench_script.py JOBS.json                   # time every model listed in JOBS.json
 
 JOBS.json: {"runtime": "onnxruntime"|"litert"|"pytorch", "threads": 1, "warmup": 10, "repeats": 50,
+            "rounds": 5, "anchor": {"path": ..., "input_shape": [...]} or null,
             "models": [{"id": "...", "path": "relative/or/absolute", "input_shape": [1, 3, 224, 224]}]}
-Output: JSON lines, first {"event": "fingerprint", ...}, then one {"event": "result", "id", "samples_ms"}
-per model as soon as it is timed, or {"event": "error", "id", "message"} followed by exit status 3.
-Each sample is one inference timed with time.perf_counter after ``warmup`` untimed runs.
+Output: JSON lines, first {"event": "fingerprint", ...}, then one {"event": "result", "id", "samples_ms",
+"anchor_samples_ms"} per model as soon as it is timed, or {"event": "error", "id", "message"} followed by
+exit status 3. Each sample is one inference timed with time.perf_counter after ``warmup`` untimed runs.
+
+Drift anchor: with an ``anchor`` model, each model's ``repeats`` runs are split into ``rounds`` rounds and
+every round of the model follows a round of the anchor, so the anchor's timings describe the device's
+state (clock, thermal throttling, a neighbour's load) at the moment the model ran. The host uses them
+to put every timing on the same footing (see latency/stats.py).
 Keep this file free of project imports: it runs on boards that only have Python and the runtime.
 """
 
@@ -115,16 +121,31 @@ def make_pytorch(path, shape, threads):
 RUNTIMES = {"onnxruntime": make_onnxruntime, "litert": make_litert, "pytorch": make_pytorch}
 
 
-def time_model(run, warmup, repeats):
-    for _ in range(warmup):
-        run()
+def timed_runs(run, count):
     samples = []
     clock = time.perf_counter
-    for _ in range(repeats):
+    for _ in range(count):
         start = clock()
         run()
         samples.append((clock() - start) * 1000.0)
     return samples
+
+
+def time_model(run, warmup, repeats, anchor=None, rounds=1):
+    """(model samples, anchor samples): ``repeats`` timed runs, interleaved with the anchor by round."""
+    for _ in range(warmup):
+        run()
+    if anchor is None:
+        return timed_runs(run, repeats), []
+    for _ in range(warmup):
+        anchor()
+    rounds = max(1, min(rounds, repeats))
+    samples, anchor_samples = [], []
+    for i in range(rounds):
+        count = repeats // rounds + (1 if i < repeats % rounds else 0)
+        anchor_samples.extend(timed_runs(anchor, count))
+        samples.extend(timed_runs(run, count))
+    return samples, anchor_samples
 
 
 def emit(obj):
@@ -141,15 +162,28 @@ def run_jobs(job_path):
         return 3
     emit(fingerprint(runtime))
     base = os.path.dirname(os.path.abspath(job_path))
-    for model in jobs["models"]:
+    threads = int(jobs.get("threads", 1))
+
+    def load(model):
         path = model["path"] if os.path.isabs(model["path"]) else os.path.join(base, model["path"])
+        return RUNTIMES[runtime](path, model["input_shape"], threads)
+
+    anchor = None
+    if jobs.get("anchor"):
         try:
-            run = RUNTIMES[runtime](path, model["input_shape"], int(jobs.get("threads", 1)))
-            samples = time_model(run, int(jobs.get("warmup", 10)), int(jobs.get("repeats", 50)))
+            anchor = load(jobs["anchor"])
+        except Exception as exc:
+            emit({"event": "error", "id": "anchor", "message": "%s: %s" % (type(exc).__name__, exc)})
+            return 3
+    for model in jobs["models"]:
+        try:
+            samples, anchor_samples = time_model(load(model), int(jobs.get("warmup", 10)), int(jobs.get("repeats", 50)),
+                                                 anchor, int(jobs.get("rounds", 1)))
         except Exception as exc:
             emit({"event": "error", "id": model["id"], "message": "%s: %s" % (type(exc).__name__, exc)})
             return 3
-        emit({"event": "result", "id": model["id"], "samples_ms": [round(s, 6) for s in samples]})
+        emit({"event": "result", "id": model["id"], "samples_ms": [round(s, 6) for s in samples],
+              "anchor_samples_ms": [round(s, 6) for s in anchor_samples]})
     return 0
 
 

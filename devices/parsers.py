@@ -18,6 +18,7 @@ class Timing:
     id: str
     samples_ms: Optional[list[float]] = None
     summary: dict[str, float] = field(default_factory=dict)  # mean/median/std/min/max/count, in ms
+    anchor_samples_ms: Optional[list[float]] = None  # the drift anchor, timed in rounds between the samples
 
 
 def _fail(what: str, text: str) -> DeviceError:
@@ -104,4 +105,8 @@ def timing_from_event(event: dict[str, Any], output: str) -> Timing:
     samples = event.get("samples_ms")
     if not isinstance(samples, list) or not samples or not all(isinstance(s, (int, float)) and s >= 0 for s in samples):
         raise _fail(f"bench_script (result for {event.get('id')!r} has no valid samples)", output)
-    return Timing(str(event["id"]), samples_ms=[float(s) for s in samples])
+    anchor = event.get("anchor_samples_ms") or None
+    if anchor is not None and not (isinstance(anchor, list) and all(isinstance(s, (int, float)) and s >= 0 for s in anchor)):
+        raise _fail(f"bench_script (result for {event.get('id')!r} has invalid anchor samples)", output)
+    return Timing(str(event["id"]), samples_ms=[float(s) for s in samples],
+                  anchor_samples_ms=[float(s) for s in anchor] if anchor else None)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 from devices.catalog import get_device
 from devices.parsers import Timing
+from devices.passes import PassLog
 from devices.runners import MeasureJob, make_runner
 from devices.spec import DeviceSpec
 from devices.transports import make_transport
@@ -53,14 +55,50 @@ class DeviceSession:
                                  "threads": r.threads, "precision": r.precision}
         return self._fingerprint
 
-    def measure(self, jobs: list[MeasureJob]) -> Iterator[Timing]:
-        """Push the jobs' models, time them, yield each timing as soon as it is read; remove them after."""
-        paths = self._push(jobs)
+    @property
+    def uses_anchor(self) -> bool:
+        """Whether timings come with drift-anchor samples (the runner can, and the device asks for it)."""
+        return self.runner.supports_anchor and self.spec.runner.drift_anchor
+
+    def measure(self, jobs: list[MeasureJob], anchor: Optional[MeasureJob] = None) -> Iterator[Timing]:
+        """Push the jobs' models, time them, yield the timings; remove the models after.
+
+        With ``runner.passes`` >= 2 the batch is timed in passes until each model settles
+        (:mod:`devices.passes`) and each model's quietest pass is yielded; with one pass each timing is
+        yielded as soon as it is read. If the device fails mid-way, the models timed so far are yielded
+        before the error propagates. ``anchor`` is used only when :attr:`uses_anchor`.
+        """
+        anchor = anchor if self.uses_anchor else None
+        paths = self._push(jobs + ([anchor] if anchor else []))
         try:
-            yield from self.runner.measure(self.transport, jobs, paths)
+            if self.spec.runner.passes == 1:
+                yield from self.runner.measure(self.transport, jobs, paths, anchor)
+            else:
+                yield from self._measure_in_passes(jobs, paths, anchor)
         finally:
             if not self.transport.is_local and paths:
                 self.transport.run(["rm", "-f", "--", *sorted(set(paths.values()))], timeout_s=120)
+
+    def _measure_in_passes(self, jobs: list[MeasureJob], paths: dict[str, str], anchor: Optional[MeasureJob]) -> Iterator[Timing]:
+        r = self.spec.runner
+        passes = PassLog(r.settle_tolerance)
+        try:
+            pending = jobs
+            for i in range(max(r.passes, r.max_passes)):
+                if i >= r.passes:
+                    pending = [job for job in jobs if not passes.settled(job.id)]
+                    if not pending:
+                        break
+                    time.sleep(r.settle_wait_s)  # let a burst of load (or heat) pass before the retry
+                for timing in self.runner.measure(self.transport, pending, paths, anchor):
+                    passes.add(timing)
+        except (Exception, KeyboardInterrupt):
+            yield from passes.best(job.id for job in jobs)  # keep what was measured, then fail
+            raise
+        unsettled = sum(not passes.settled(job.id) for job in jobs)
+        if unsettled:
+            log.debug("%d/%d models did not settle within %d passes", unsettled, len(jobs), r.max_passes)
+        yield from passes.best(job.id for job in jobs)
 
     def _push(self, jobs: list[MeasureJob]) -> dict[str, str]:
         if self.transport.is_local:
@@ -73,3 +111,4 @@ class DeviceSession:
                 self.transport.push(local, pushed[local])
             paths[job.id] = pushed[local]
         return paths
+

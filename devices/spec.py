@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ofa.errors import ConfigError
 
@@ -36,9 +36,21 @@ class RunnerSpec(BaseModel):
     precision: Precision = "fp32"
     warmup: int = Field(default=10, ge=0)
     repeats: int = Field(default=50, ge=1)
+    rounds: int = Field(default=5, ge=1)  # script runners: repeats split into rounds, each after a drift-anchor round
+    passes: int = Field(default=2, ge=1)  # every batch is timed at least this many times (devices/passes.py)
+    max_passes: int = Field(default=4, ge=1)  # ... and models that have not settled again, up to this many
+    settle_tolerance: float = Field(default=0.05, gt=0, lt=1)  # two quietest passes agree within this share
+    settle_wait_s: float = Field(default=1.0, ge=0)  # pause before re-timing unsettled models
+    drift_anchor: bool = True  # script runners: time a fixed anchor model between rounds (see latency/stats.py)
     python: Optional[str] = None  # interpreter for script runners (default: this one locally, python3 remotely)
     binary: Optional[str] = None  # benchmark_model / trtexec path on the device
     options: dict[str, Any] = Field(default_factory=dict)  # runner-specific extras, documented per runner
+
+    @model_validator(mode="after")
+    def _passes_order(self) -> "RunnerSpec":
+        if self.max_passes < self.passes:
+            raise ValueError(f"max_passes ({self.max_passes}) must be >= passes ({self.passes})")
+        return self
 
 
 class DeviceSpec(BaseModel):

@@ -13,7 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+import numpy as np
+
 from devices.session import DeviceSession
+from latency.anchor import table_anchor
 from latency.e2e import configs_of, load_e2e, measure_subnets, spread_sample
 from latency.predictors import (BlockSumPredictor, CalibratedSumPredictor, FittedE2EPredictor, LatencyPrediction,
                                 LatencyPredictor)
@@ -25,9 +28,10 @@ from ofa.subnet import SubnetConfig
 PREDICTORS = ("auto", "block_sum", "calibrated_sum", "fitted_e2e")
 
 
-def load_predictor(lut: "str | Path | LatencyTable", kind: str = "auto", stat: str = "mean_ms") -> LatencyPredictor:
+def load_predictor(lut: "str | Path | LatencyTable", kind: str = "auto", stat: Optional[str] = None) -> LatencyPredictor:
     """A predictor for the table in ``lut``. ``auto`` = calibrated sum when the table has calibration
-    measurements (``ofa lut build --calibrate N``), else the plain block sum."""
+    measurements (``ofa lut build --calibrate N``), else the plain block sum. ``stat`` (default: the
+    table's own, see :mod:`latency.table`) is used for the blocks and the end-to-end rows alike."""
     if kind not in PREDICTORS:
         raise ConfigError(f"unknown predictor {kind!r}; valid: {list(PREDICTORS)}")
     table = lut if isinstance(lut, LatencyTable) else LatencyTable.load(lut)
@@ -36,14 +40,23 @@ def load_predictor(lut: "str | Path | LatencyTable", kind: str = "auto", stat: s
     calib = e2e[e2e["purpose"] == "calibration"]
     if kind == "fitted_e2e":
         rows = e2e.drop_duplicates("config", keep="last")
-        return FittedE2EPredictor.fit(space, table.resolutions, configs_of(rows, space), rows["mean_ms"].to_numpy(float),
+        return FittedE2EPredictor.fit(space, table.resolutions, configs_of(rows, space), e2e_values(table, rows, stat),
                                       table.num_classes)
     block_sum = BlockSumPredictor.from_table(table, stat)
     if kind == "block_sum" or (kind == "auto" and calib.empty):
         return block_sum
     if calib.empty:
-        raise ArtifactError(f"{table.directory} has no calibration measurements; run `ofa lut build ... --calibrate 10`")
-    return CalibratedSumPredictor.fit(block_sum, configs_of(calib, space), calib["mean_ms"].to_numpy(float))
+        raise ArtifactError(f"{table.directory} has no calibration measurements; run `ofa lut build ... --calibrate 20`")
+    return CalibratedSumPredictor.fit(block_sum, configs_of(calib, space), e2e_values(table, calib, stat))
+
+
+def e2e_values(table: LatencyTable, rows, stat: Optional[str] = None) -> np.ndarray:
+    """The table's statistic of end-to-end rows; refuses rows measured under another protocol."""
+    values = table.column(rows, stat)
+    if np.isnan(values).any():
+        raise ArtifactError(f"{table.directory}/e2e.csv has end-to-end rows measured without the table's drift anchor "
+                            f"(an older version); delete that file and run `ofa lut calibrate` / `ofa lut validate` again")
+    return values
 
 
 def predict_latency_ms(lut: "str | Path | LatencyTable | LatencyPredictor", configs: Sequence[SubnetConfig],
@@ -53,14 +66,30 @@ def predict_latency_ms(lut: "str | Path | LatencyTable | LatencyPredictor", conf
     return predictor.predict(list(configs))
 
 
-def calibrate(lut_dir: "str | Path", device=None, n: int = 10, seed: int = 0,
+def calibrate(lut_dir: "str | Path", device=None, n: int = 20, seed: int = 0,
               on_progress: Optional[Callable[[int, int], None]] = None, session: Optional[DeviceSession] = None):
-    """Measure ``n`` sub-networks (spread over the latency range) end to end for the calibrated sum."""
+    """Measure ``n`` sub-networks end to end for the calibrated sum (spread over each resolution's latency range)."""
     table = LatencyTable.load(lut_dir)
     space = get_space(table.space_id)
     block_sum = BlockSumPredictor.from_table(table)
-    configs = spread_sample(space, table.resolutions, n, seed, lambda cs: block_sum.predict(cs).mean_ms)
+    configs = calibration_sample(space, table.resolutions, n, seed, lambda cs: block_sum.predict(cs).mean_ms)
     if session is None:
         with DeviceSession(device or table.manifest["device"]["device"]) as live:
-            return measure_subnets(live, space, configs, lut_dir, "calibration", table.num_classes, on_progress)
-    return measure_subnets(session, space, configs, lut_dir, "calibration", table.num_classes, on_progress)
+            return calibrate(lut_dir, device, n, seed, on_progress, live)
+    return measure_subnets(session, space, configs, lut_dir, "calibration", table.num_classes, on_progress,
+                           anchor=table_anchor(table, space))
+
+
+def calibration_sample(space, resolutions: Sequence[int], n: int, seed: int, score) -> list[SubnetConfig]:
+    """``n`` configs split evenly over ``resolutions``, each share spread over its latency range.
+
+    Even shares let the calibrated sum fit one scale per resolution once every resolution has
+    enough points (see :class:`~latency.predictors.CalibratedSumPredictor`).
+    """
+    resolutions = sorted(resolutions)
+    shares = [n // len(resolutions) + (1 if i < n % len(resolutions) else 0) for i in range(len(resolutions))]
+    picked: list[SubnetConfig] = []
+    for r, share in zip(resolutions, shares):
+        if share:
+            picked += spread_sample(space, [r], share, seed + r, score)
+    return picked

@@ -42,7 +42,7 @@ def build_cmd(device: str = typer.Option(..., "--device", help="Device name or Y
               space: str = typer.Option(..., "--space", help="Search space id (see `ofa space list`)."),
               out_dir: Path = typer.Option(..., "--out", help="Table directory (re-run to resume)."),
               resolutions: Optional[str] = typer.Option(None, help="Comma-separated resolutions (default: all of the space)."),
-              calibrate: int = typer.Option(10, help="Sub-networks to measure end to end for the calibrated sum (0: none)."),
+              calibrate: int = typer.Option(20, help="Sub-networks to measure end to end for the calibrated sum (0: none)."),
               num_classes: int = typer.Option(1000, help="Classifier outputs."),
               chunk: int = typer.Option(16, help="Blocks per device round trip (and per save).")) -> None:
     """Time every block of SPACE on DEVICE into a table (resumable)."""
@@ -68,8 +68,10 @@ def show_cmd(lut_dir: Path = typer.Argument(..., help="Table directory."),
     from latency.table import REPORT_FILE, LatencyTable
 
     table = LatencyTable.load(lut_dir)
-    slow = table.frame.sort_values("mean_ms", ascending=False).head(top)
-    rows = slow[["key", "mean_ms", "median_ms", "std_ms", "count"]].to_dict("records")
+    frame = table.frame.assign(**{table.stat: table.column(table.frame)})
+    slow = frame.sort_values(table.stat, ascending=False).head(top)
+    cols = list(dict.fromkeys(["resolution", "key", table.stat, "median_ms", "mean_ms", "std_ms", "count"]))
+    rows = slow[cols].to_dict("records")
     report = lut_dir / REPORT_FILE
     validation = __import__("json").loads(report.read_text())["predictors"] if report.is_file() else None
     if as_json:
@@ -102,6 +104,11 @@ def validate_cmd(lut_dir: Path = typer.Argument(..., help="Table directory."),
         print_json(report)
     else:
         _print_metrics(report["predictors"])
+        drift = report.get("drift", {})
+        if drift.get("anchor"):
+            ratio = drift["anchor_over_ref"]
+            out.print(f"statistic {report['stat']}; device drift during validation (anchor / its quietest timing): "
+                      f"median {ratio['median']:.2f}, max {ratio['max']:.2f}")
         out.print(f"report saved to {lut_dir / 'validation.json'}")
 
 

@@ -12,6 +12,8 @@ import pandas as pd
 
 from devices.runners import MeasureJob
 from devices.session import DeviceSession
+from latency.anchor import anchor_job
+from latency.blocks import LutBlock
 from latency.micro import ModelCache, device_shape
 from latency.profile import tflite_input_name
 from latency.stats import summarize
@@ -23,12 +25,17 @@ from ofa.subnet import SubnetConfig
 
 log = logging.getLogger(__name__)
 E2E_COLUMNS = ("config", "arch", "r", "purpose", "mean_ms", "median_ms", "std_ms", "min_ms", "max_ms", "count",
-               "rejected", "measured_at")
+               "rejected", "anchor_ms", "measured_at")
 
 
 def load_e2e(directory: "str | Path") -> pd.DataFrame:
     path = Path(directory) / E2E_FILE
-    return pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=list(E2E_COLUMNS))
+    if not path.is_file():
+        return pd.DataFrame(columns=list(E2E_COLUMNS))
+    frame = pd.read_csv(path)
+    if "anchor_ms" not in frame.columns:  # written before drift anchors (schema 1)
+        frame["anchor_ms"] = np.nan
+    return frame
 
 
 def save_e2e(directory: "str | Path", frame: pd.DataFrame) -> None:
@@ -56,22 +63,26 @@ def spread_sample(space: SearchSpace, resolutions: Sequence[int], n: int, seed: 
 
 def measure_subnets(session: DeviceSession, space: SearchSpace, configs: Sequence[SubnetConfig], directory: "str | Path",
                     purpose: str, num_classes: int = 1000, on_progress: Optional[Callable[[int, int], None]] = None,
-                    chunk_size: int = 10) -> pd.DataFrame:
-    """Measure configs end to end (skipping ones already in ``e2e.csv`` for this purpose); returns their rows."""
+                    chunk_size: int = 10, anchor: Optional[LutBlock] = None) -> pd.DataFrame:
+    """Measure configs end to end (skipping ones already in ``e2e.csv`` for this purpose); returns their rows.
+
+    ``anchor``: the table's drift anchor (:func:`latency.anchor.table_anchor`), timed between rounds.
+    """
     directory = Path(directory)
     frame = load_e2e(directory)
     have = set(frame.loc[frame["purpose"] == purpose, "config"])
     todo = [c for c in configs if c.to_json() not in have]
     cache = ModelCache(directory / "models", session.model_format)
+    anchor_j = anchor_job(anchor, space, cache, session)
     total = len(configs)
     for start in range(0, len(todo), chunk_size):
         if on_progress:
             on_progress(total - len(todo) + start, total)
         chunk = {c.to_json(): c for c in todo[start:start + chunk_size]}
-        jobs = [_job(space, cfg, cache, session, num_classes) for cfg in chunk.values()]
+        jobs = [subnet_job(space, cfg, cache, session, num_classes) for cfg in chunk.values()]
         rows = []
         try:
-            for timing in session.measure(jobs):
+            for timing in session.measure(jobs, anchor_j):
                 cfg = chunk[timing.id]
                 rows.append({"config": timing.id, "arch": cfg.arch_string(space), "r": cfg.r, "purpose": purpose,
                              **summarize(timing), "measured_at": now()})
@@ -89,7 +100,7 @@ def measure_subnets(session: DeviceSession, space: SearchSpace, configs: Sequenc
     return result.sort_values("config", key=lambda s: s.map(order)).reset_index(drop=True)
 
 
-def _job(space: SearchSpace, cfg: SubnetConfig, cache: ModelCache, session: DeviceSession, num_classes: int) -> MeasureJob:
+def subnet_job(space: SearchSpace, cfg: SubnetConfig, cache: ModelCache, session: DeviceSession, num_classes: int) -> MeasureJob:
     path = cache.subnet(space, cfg, num_classes)
     shape = device_shape((1, 3, cfg.r, cfg.r), session.layout)
     return MeasureJob(cfg.to_json(), path, shape, tflite_input_name(path) if cache.fmt == "tflite" else None)

@@ -62,4 +62,4 @@ def _stats(entry, path: Path, key: str) -> dict:
         raise ArtifactError(f"{path}: entry {key} has no 'mean' (expected count/mean/std)")
     std = entry.get("std", math.sqrt(entry["var"]) if "var" in entry else math.nan)
     return {"mean_ms": float(entry["mean"]), "median_ms": math.nan, "std_ms": float(std), "min_ms": math.nan,
-            "max_ms": math.nan, "count": int(entry.get("count", -1)), "rejected": 0, "measured_at": now()}
+            "max_ms": math.nan, "count": int(entry.get("count", -1)), "rejected": 0, "anchor_ms": math.nan, "measured_at": now()}

@@ -3,8 +3,9 @@
 - :class:`BlockSumPredictor`: sum of the table's block means (OFA's method); spread = sqrt(sum of
   block variances), assuming independent block timings.
 - :class:`CalibratedSumPredictor`: ``a * block_sum + b * n_blocks + c`` fitted by least squares on a
-  few end-to-end measurements; corrects the systematic gap from operator fusion, caching and
-  per-inference overhead (each block micro-model pays one call overhead, a network pays one).
+  few end-to-end measurements (``a`` per resolution when every resolution has 4+ of them); corrects the
+  systematic gap from operator fusion, caching and per-inference overhead (each block micro-model pays
+  one call overhead, a network pays one).
   Spread = sqrt((a * sum_std)^2 + residual variance of the fit).
 - :class:`FittedE2EPredictor`: non-negative least squares on analytic network features
   (:mod:`latency.features`) from end-to-end measurements only, for devices where per-block
@@ -32,6 +33,7 @@ from ofa.spaces import SearchSpace, get_space
 from ofa.subnet import SubnetConfig
 
 MIN_POINTS_AFFINE = 4  # fewer calibration points: fit the ratio a only
+MIN_POINTS_PER_RESOLUTION = 4  # calibration points at every resolution needed for per-resolution scales
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,10 @@ class BlockSumPredictor(LatencyPredictor):
         self._tables = index.gather(values, 2)
 
     @classmethod
-    def from_table(cls, table: LatencyTable, stat: str = "mean_ms") -> "BlockSumPredictor":
+    def from_table(cls, table: LatencyTable, stat: "str | None" = None) -> "BlockSumPredictor":
+        """The table's block sum; ``stat`` defaults to the table's own statistic (``table.stat``)."""
         index = BlockIndex(get_space(table.space_id), table.resolutions, table.num_classes)
+        stat = stat or table.stat
         return cls(index, table.values(stat), stat)
 
     def sums(self, enc: EncodedConfigs) -> np.ndarray:
@@ -109,15 +113,25 @@ def _resid_std(pred: np.ndarray, y: np.ndarray, n_params: int) -> float:
 
 
 class CalibratedSumPredictor(LatencyPredictor):
+    """``scale * block_sum + per_block * n_blocks + offset``, fitted on a few end-to-end measurements.
+
+    With at least :data:`MIN_POINTS_PER_RESOLUTION` calibration networks at *every* resolution of the
+    table, the scale is fitted per resolution. That corrects gaps that grow with the input size, e.g.
+    LiteRT blocks converted once and resized on the device vs networks converted at each size (on the
+    LiteRT bench, within +-10 %: 90 % with one scale, 100 % per resolution). With fewer points,
+    one scale is shared by all resolutions.
+    """
+
     name = "calibrated_sum"
 
-    def __init__(self, block_sum: BlockSumPredictor, coef: np.ndarray, resid_std: float, n_points: int):
+    def __init__(self, block_sum: BlockSumPredictor, coef: np.ndarray, resid_std: float, n_points: int,
+                 per_resolution: bool = False):
         super().__init__(block_sum.index)
         self.block_sum, self.coef, self.resid_std, self.n_points = block_sum, np.asarray(coef, float), resid_std, n_points
+        self.per_resolution = per_resolution
 
-    @staticmethod
-    def _design(sums: np.ndarray, enc: EncodedConfigs) -> np.ndarray:
-        return np.column_stack([sums[:, 0], enc.n_blocks.astype(float), np.ones(len(enc))])
+    def _design(self, sums: np.ndarray, enc: EncodedConfigs) -> np.ndarray:
+        return design(sums[:, 0], enc, len(self.index.resolutions), self.per_resolution)
 
     @classmethod
     def fit(cls, block_sum: BlockSumPredictor, configs: Sequence[SubnetConfig], measured_ms: Sequence[float]) -> "CalibratedSumPredictor":
@@ -125,23 +139,39 @@ class CalibratedSumPredictor(LatencyPredictor):
         if len(y) < 1 or len(y) != len(configs):
             raise ConfigError("calibration needs at least one end-to-end measurement per config")
         enc = block_sum.index.encode(list(configs))
-        x = cls._design(block_sum.sums(enc), enc)
+        n_res = len(block_sum.index.resolutions)
+        counts = np.bincount(enc.r_idx, minlength=n_res)
+        per_res = n_res > 1 and counts.min() >= MIN_POINTS_PER_RESOLUTION
+        x = design(block_sum.sums(enc)[:, 0], enc, n_res, per_res)
         if len(y) < MIN_POINTS_AFFINE:
             coef = np.array([float(np.sum(x[:, 0] * y) / np.sum(x[:, 0] ** 2)), 0.0, 0.0])
         else:
             coef = _lstsq(x, y, nonneg=False)
-        return cls(block_sum, coef, _resid_std(x @ coef, y, min(len(y) - 1, 3)), len(y))
+        return cls(block_sum, coef, _resid_std(x @ coef, y, min(len(y) - 1, len(coef))), len(y), per_res)
 
     def predict_encoded(self, enc: EncodedConfigs) -> LatencyPrediction:
         s = self.block_sum.sums(enc)
         mean = self._design(s, enc) @ self.coef
-        std = np.sqrt((self.coef[0] ** 2) * s[:, 1] + self.resid_std ** 2)
+        scale = self.coef[enc.r_idx] if self.per_resolution else self.coef[0]
+        std = np.sqrt((scale ** 2) * s[:, 1] + self.resid_std ** 2)
         return LatencyPrediction(mean, std)
 
     def describe(self) -> dict:
-        a, b, c = self.coef
-        return {"name": self.name, "scale": float(a), "per_block_ms": float(b), "offset_ms": float(c), "resid_std_ms": self.resid_std,
-                "n_points": self.n_points}
+        n_scales = len(self.index.resolutions) if self.per_resolution else 1
+        scales, (b, c) = self.coef[:n_scales], self.coef[n_scales:]
+        scale = ({str(r): float(a) for r, a in zip(self.index.resolutions, scales)} if self.per_resolution
+                 else float(scales[0]))
+        return {"name": self.name, "scale": scale, "per_block_ms": float(b), "offset_ms": float(c),
+                "resid_std_ms": self.resid_std, "n_points": self.n_points}
+
+
+def design(sums: np.ndarray, enc: EncodedConfigs, n_res: int, per_resolution: bool) -> np.ndarray:
+    """Columns of the calibrated sum: scale column(s), block count, constant."""
+    if per_resolution:
+        scale_cols = sums[:, None] * (enc.r_idx[:, None] == np.arange(n_res)[None, :])
+    else:
+        scale_cols = sums[:, None]
+    return np.column_stack([scale_cols, enc.n_blocks.astype(float), np.ones(len(enc))])
 
 
 class FittedE2EPredictor(LatencyPredictor):

@@ -9,9 +9,10 @@ from typing import Callable, Iterator, Optional, Sequence
 
 from devices.runners import MeasureJob
 from devices.session import DeviceSession
+from latency.anchor import anchor_block, anchor_job
 from latency.blocks import LutBlock, enumerate_blocks
 from latency.micro import ModelCache, device_shape
-from latency.stats import OUTLIER_RULE, summarize
+from latency.stats import OUTLIER_RULE, STEADY, summarize
 from latency.table import LatencyTable, new_manifest, now
 from ofa.errors import ArtifactError, ConfigError, DeviceError
 from ofa.spaces import SearchSpace, get_space
@@ -22,20 +23,30 @@ Progress = Callable[[int, int], None]
 IDENTITY = ("device", "runner", "runtime", "cpu_model", "threads", "precision")
 
 
-def protocol(session: DeviceSession) -> dict:
+def protocol(session: DeviceSession, anchor: Optional[LutBlock]) -> dict:
     r = session.spec.runner
-    return {"warmup": r.warmup, "repeats": r.repeats, "outlier_rule": OUTLIER_RULE,
-            "model_format": session.model_format, "layout": session.layout}
+    return {"warmup": r.warmup, "repeats": r.repeats, "rounds": r.rounds, "passes": r.passes,
+            "anchor": anchor.job_id if anchor is not None and session.uses_anchor else None,
+            "outlier_rule": OUTLIER_RULE, "model_format": session.model_format, "layout": session.layout}
+
+
+def table_stat(session: DeviceSession) -> str:
+    """What the table's predictors use: drift-compensated minimum with an anchor, else the minimum."""
+    return STEADY if session.uses_anchor else "min_ms"
 
 
 def open_table(out_dir: Path, space: SearchSpace, resolutions: Sequence[int], num_classes: int,
-               n_blocks: int, fingerprint: dict, proto: dict) -> LatencyTable:
-    """The table in ``out_dir`` to continue, or a new one; refuses to mix devices or spaces."""
+               n_blocks: int, fingerprint: dict, proto: dict, stat: str) -> LatencyTable:
+    """The table in ``out_dir`` to continue, or a new one; refuses to mix devices, spaces or protocols."""
     if not LatencyTable.exists(out_dir):
-        return LatencyTable(out_dir, new_manifest(space.id, list(resolutions), num_classes, n_blocks, fingerprint, proto))
+        return LatencyTable(out_dir, new_manifest(space.id, list(resolutions), num_classes, n_blocks, fingerprint, proto,
+                                                  stat=stat))
     table = LatencyTable.load(out_dir)
     old = table.manifest
     problems = [f"space {old['space']} != {space.id}"] if old["space"] != space.id else []
+    problems += [f"statistic {table.stat} != {stat} (built by an older version or with other runner settings)"
+                 ] if table.stat != stat else []
+    problems += [f"anchor {old['protocol'].get('anchor')} != {proto['anchor']}"] if old["protocol"].get("anchor") != proto["anchor"] else []
     problems += [f"num_classes {old.get('num_classes')} != {num_classes}"] if old.get("num_classes") != num_classes else []
     problems += [f"{k} {old['device'].get(k)!r} != {fingerprint.get(k)!r}" for k in IDENTITY
                  if old["device"].get(k) != fingerprint.get(k)]
@@ -67,7 +78,9 @@ def build_lut(device, space: "SearchSpace | str", resolutions: Sequence[int], ou
         with DeviceSession(device) as live:
             return build_lut(device, space, resolutions, out_dir, num_classes, chunk_size, on_progress, live,
                              convert_workers)
-    table = open_table(out_dir, space, resolutions, num_classes, len(all_blocks), session.fingerprint(), protocol(session))
+    anchor = anchor_block(space, resolutions)
+    table = open_table(out_dir, space, resolutions, num_classes, len(all_blocks), session.fingerprint(),
+                       protocol(session, anchor), table_stat(session))
     done = table.idents()
     todo = [b for b in all_blocks if b.ident not in done]
     log.info("%s on %s: %d blocks, %d already measured", space.id, session.spec.name, len(all_blocks), len(done))
@@ -75,9 +88,10 @@ def build_lut(device, space: "SearchSpace | str", resolutions: Sequence[int], ou
         on_progress(len(all_blocks) - len(todo), len(all_blocks))
     cache = ModelCache(out_dir / "models", session.model_format)
     table.save()
-    cache.prebuild(todo, space, convert_workers)
+    cache.prebuild(todo + ([anchor] if session.uses_anchor else []), space, convert_workers)
+    anchor_j = anchor_job(anchor, space, cache, session)
     for chunk in _chunks(todo, chunk_size):
-        _measure_chunk(session, space, chunk, cache, table)
+        _measure_chunk(session, space, chunk, cache, table, anchor_j)
         if on_progress:
             on_progress(len(table.frame), len(all_blocks))
     table.manifest["complete"] = True
@@ -86,12 +100,12 @@ def build_lut(device, space: "SearchSpace | str", resolutions: Sequence[int], ou
 
 
 def _measure_chunk(session: DeviceSession, space: SearchSpace, chunk: list[LutBlock], cache: ModelCache,
-                   table: LatencyTable) -> None:
+                   table: LatencyTable, anchor: Optional[MeasureJob]) -> None:
     by_id = {b.job_id: b for b in chunk}
     jobs = [block_job(b, space, cache, session.layout) for b in chunk]
     rows = []
     try:
-        for timing in session.measure(jobs):
+        for timing in session.measure(jobs, anchor):
             rows.append(by_id[timing.id].row() | summarize(timing) | {"measured_at": now()})
     except (DeviceError, KeyboardInterrupt) as exc:
         table.add_rows(rows)

@@ -2,7 +2,9 @@
 
 The manifest carries the schema version, tool version, space id, resolutions, number of classes,
 the device fingerprint (CPU model, cores, OS, runtime + version, threads, precision, governor), the
-timing protocol (warm-up, repeats, outlier rule), dates, and whether the table is complete. Both
+timing protocol (warm-up, repeats, rounds, passes, drift anchor, outlier rule), the statistic the
+predictors use (``stat``: ``steady_ms`` for tables measured with a drift anchor, ``min_ms`` without one,
+``mean_ms`` for imported and schema-1 tables), dates, and whether the table is complete. Both
 files are written atomically (temp file + rename), table first, so a killed run never leaves a
 half-written table; re-running the same build resumes from the rows on disk.
 """
@@ -18,12 +20,12 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from latency.stats import STAT_COLUMNS
+from latency.stats import STAT_COLUMNS, STEADY, steady
 from ofa.errors import ArtifactError
 from ofa.io import atomic_write, atomic_write_json
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: anchor_ms column, manifest "stat"; schema-1 tables still load (stat mean_ms)
 TABLE_FILE, MANIFEST_FILE = "lut.csv", "manifest.json"
 E2E_FILE, REPORT_FILE = "e2e.csv", "validation.json"
 BLOCK_COLUMNS = ("key", "kind", "resolution", "in_size", "in_channels", "out_size", "out_channels", "mid_channels",
@@ -70,8 +72,11 @@ class LatencyTable:
             raise ArtifactError(f"{directory} uses LUT schema {manifest['schema_version']}; this tool reads up to "
                                 f"{SCHEMA_VERSION}. Upgrade ofa-deploy.")
         frame = pd.read_csv(table_path) if table_path.is_file() else None
-        if frame is not None and not set(COLUMNS) - {"measured_at"} <= set(frame.columns):
-            raise ArtifactError(f"{table_path} lacks columns {sorted(set(COLUMNS) - set(frame.columns))}")
+        if frame is not None:
+            if "anchor_ms" not in frame.columns:  # schema 1
+                frame["anchor_ms"] = np.nan
+            if not set(COLUMNS) - {"measured_at"} <= set(frame.columns):
+                raise ArtifactError(f"{table_path} lacks columns {sorted(set(COLUMNS) - set(frame.columns))}")
         return cls(directory, manifest, frame)
 
     @property
@@ -89,10 +94,38 @@ class LatencyTable:
     def idents(self) -> set[tuple[int, str]]:
         return set(zip(self.frame["resolution"].astype(int), self.frame["key"]))
 
-    def values(self, stat: str = "mean_ms") -> dict[tuple[int, str], np.ndarray]:
-        """``(resolution, key) -> [value, variance]`` for predictors (variance = std^2, NaN std counts as 0)."""
+    @property
+    def stat(self) -> str:
+        """The statistic predictors use by default (see the module docstring)."""
+        return self.manifest.get("stat", "mean_ms")
+
+    @property
+    def anchor_ref_ms(self) -> float:
+        """The drift anchor's fastest timing over the table: the quiet device that ``steady_ms`` refers to."""
+        anchors = self.frame["anchor_ms"].to_numpy(float)
+        if not len(anchors) or np.isnan(anchors).all():
+            raise ArtifactError(f"{self.directory} was measured without a drift anchor; use stat 'min_ms' or 'mean_ms'")
+        return float(np.nanmin(anchors))
+
+    def column(self, frame: pd.DataFrame, stat: "str | None" = None) -> np.ndarray:
+        """``stat`` (default :attr:`stat`) of the rows of ``frame`` (this table's or its end-to-end rows)."""
+        stat = stat or self.stat
+        if stat == STEADY:
+            return steady(frame["min_ms"], frame["anchor_ms"], self.anchor_ref_ms)
+        if stat not in frame.columns:
+            raise ArtifactError(f"unknown statistic {stat!r}; valid: mean_ms, median_ms, min_ms, {STEADY}")
+        return frame[stat].to_numpy(float)
+
+    def values(self, stat: "str | None" = None) -> dict[tuple[int, str], np.ndarray]:
+        """``(resolution, key) -> [value, variance]`` for predictors (variance = std^2, NaN std counts as 0).
+
+        ``stat`` defaults to the table's own (:attr:`stat`); a drift-compensated value's std is rescaled with it.
+        """
+        stat = stat or self.stat
         std = self.frame["std_ms"].fillna(0.0).to_numpy(float)
-        val = self.frame[stat].to_numpy(float)
+        val = self.column(self.frame, stat)
+        if stat == STEADY:
+            std = std * val / self.frame["min_ms"].to_numpy(float)
         if np.isnan(val).any():
             raise ArtifactError(f"statistic {stat} is missing for some blocks of {self.directory}; use stat 'mean_ms'")
         res = self.frame["resolution"].astype(int)
@@ -120,13 +153,14 @@ class LatencyTable:
         return {"directory": str(self.directory), "space": m["space"], "resolutions": m["resolutions"],
                 "device": fp.get("device"), "runner": fp.get("runner"), "runtime": fp.get("runtime"),
                 "cpu_model": fp.get("cpu_model"), "threads": fp.get("threads"), "precision": fp.get("precision"),
-                "blocks": f"{len(self.frame)}/{m.get('n_blocks', '?')}", "complete": m.get("complete"),
+                "blocks": f"{len(self.frame)}/{m.get('n_blocks', '?')}", "complete": m.get("complete"), "stat": self.stat,
                 "source": m.get("source"), "created": m.get("created"), "schema_version": m.get("schema_version"),
                 "tool_version": m.get("tool_version")}
 
 
 def new_manifest(space_id: str, resolutions: list[int], num_classes: int, n_blocks: int, device: dict[str, Any],
-                 protocol: dict[str, Any], source: str = "measured") -> dict[str, Any]:
+                 protocol: dict[str, Any], source: str = "measured", stat: str = "mean_ms") -> dict[str, Any]:
     return {"kind": "latency-lut", "schema_version": SCHEMA_VERSION, "tool_version": tool_version(), "source": source,
+            "stat": stat,
             "space": space_id, "resolutions": sorted(resolutions), "num_classes": num_classes, "n_blocks": n_blocks,
             "units": "ms", "device": device, "protocol": protocol, "created": now(), "complete": False}

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 
 from devices.session import DeviceSession
+from latency.anchor import table_anchor
+from latency.api import e2e_values
 from latency.e2e import configs_of, load_e2e, measure_subnets, spread_sample
 from latency.predictors import BlockSumPredictor, CalibratedSumPredictor, FittedE2EPredictor, LatencyPredictor
 from latency.table import REPORT_FILE, LatencyTable, now
@@ -57,8 +59,10 @@ def validate_lut(lut_dir: "str | Path", device=None, n: int = 100, seed: int = 1
     if session is None:
         with DeviceSession(device) as live:
             return validate_lut(lut_dir, device, n, seed, on_progress, live)
-    rows = measure_subnets(session, space, configs, lut_dir, "validation", table.num_classes, on_progress)
-    report = score(table, space, block_sum, configs, rows["mean_ms"].to_numpy(float), seed)
+    rows = measure_subnets(session, space, configs, lut_dir, "validation", table.num_classes, on_progress,
+                           anchor=table_anchor(table, space))
+    report = score(table, space, block_sum, configs, e2e_values(table, rows), seed)
+    report |= {"drift": drift_summary(table, rows)}
     report |= {"device": session.fingerprint(), "n": len(configs), "seed": seed, "created": now()}
     atomic_write_json(Path(lut_dir) / REPORT_FILE, report)
     return report
@@ -69,7 +73,7 @@ def score(table: LatencyTable, space: SearchSpace, block_sum: BlockSumPredictor,
     """Metrics of every predictor; fitted ones are scored out of sample (held-out or cross-validated)."""
     calib = load_e2e(table.directory)
     calib = calib[calib["purpose"] == "calibration"].drop_duplicates("config", keep="last")
-    calib_cfgs, calib_y = configs_of(calib, space), calib["mean_ms"].to_numpy(float)
+    calib_cfgs, calib_y = configs_of(calib, space), e2e_values(table, calib)
     preds = {"block_sum": block_sum.predict(configs).mean_ms}
     notes = {"block_sum": "no end-to-end data used"}
     if len(calib_cfgs):
@@ -85,9 +89,20 @@ def score(table: LatencyTable, space: SearchSpace, block_sum: BlockSumPredictor,
                                            np.concatenate([measured[idx], calib_y]), table.num_classes), configs, seed)
     notes["fitted_e2e"] = f"{K_FOLDS}-fold cross-validated; calibration sub-networks always in the training folds"
     _save_predictions(table.directory, configs, measured, preds)
-    return {"lut": str(table.directory), "space": space.id, "resolutions": table.resolutions,
+    return {"lut": str(table.directory), "space": space.id, "resolutions": table.resolutions, "stat": table.stat,
             "measured_ms": {"min": float(measured.min()), "max": float(measured.max()), "median": float(np.median(measured))},
             "predictors": {name: metrics(p, measured) | {"how": notes[name]} for name, p in preds.items()}}
+
+
+def drift_summary(table: LatencyTable, rows: pd.DataFrame) -> dict:
+    """How far the device drifted during validation: the anchor's timings over the table's reference."""
+    anchors = rows["anchor_ms"].to_numpy(float)
+    if np.isnan(anchors).all():
+        return {"anchor": None, "note": "measured without a drift anchor"}
+    ratio = anchors / table.anchor_ref_ms
+    return {"anchor": table.manifest["protocol"]["anchor"], "anchor_ref_ms": table.anchor_ref_ms,
+            "anchor_over_ref": {"min": float(np.nanmin(ratio)), "median": float(np.nanmedian(ratio)), "max": float(np.nanmax(ratio))},
+            "share_within_5pct_of_ref": float(np.nanmean(ratio <= 1.05))}
 
 
 def _save_predictions(directory: Path, configs: list[SubnetConfig], measured: np.ndarray, preds: dict) -> None:

@@ -129,9 +129,16 @@ def test_calibrated_recovers_a_known_gap_and_fitted_learns_linear_costs():
     configs = [SubnetConfig.sample(space, s, r=tuple(res)) for s in range(40)]
     enc = block_sum.index.encode(configs)
     truth = 0.8 * block_sum.predict_encoded(enc).mean_ms - 0.03 * enc.n_blocks + 0.5
-    calib = CalibratedSumPredictor.fit(block_sum, configs[:10], truth[:10])
-    np.testing.assert_allclose(calib.predict(configs[10:]).mean_ms, truth[10:], rtol=1e-9)
-    assert calib.describe()["scale"] == pytest.approx(0.8)
+    few_at_224 = [i for i, c in enumerate(configs) if c.r == 160][:7] + [i for i, c in enumerate(configs) if c.r == 224][:3]
+    calib = CalibratedSumPredictor.fit(block_sum, [configs[i] for i in few_at_224], truth[few_at_224])
+    np.testing.assert_allclose(calib.predict(configs).mean_ms, truth, rtol=1e-9)
+    assert calib.describe()["scale"] == pytest.approx(0.8)  # one shared scale: 3 points at 224 are too few
+    # a gap that grows with the resolution: with 4+ points at each resolution, one scale per resolution
+    scale = np.where(np.array([c.r for c in configs]) == 224, 1.1, 0.8)
+    truth_r = scale * block_sum.predict_encoded(enc).mean_ms + 0.02 * enc.n_blocks + 0.3
+    per_res = CalibratedSumPredictor.fit(block_sum, configs[:12], truth_r[:12])
+    assert per_res.per_resolution and per_res.describe()["scale"] == pytest.approx({"160": 0.8, "224": 1.1})
+    np.testing.assert_allclose(per_res.predict(configs[12:]).mean_ms, truth_r[12:], rtol=1e-9)
     fitted = FittedE2EPredictor.fit(space, res, configs[:30], truth[:30])
     err = np.abs(fitted.predict(configs[30:]).mean_ms - truth[30:]) / truth[30:]
     assert fitted.predict(configs[30:]).std_ms[0] > 0 and err.max() < 0.5  # a different model family: rough only

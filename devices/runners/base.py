@@ -31,6 +31,7 @@ class Runner(ABC):
     model_format = "onnx"  # what micro-models must be built as: onnx | tflite | pt2
     layout = "nchw"  # input layout the models take
     precisions: tuple[str, ...] = ("fp32",)
+    supports_anchor = False  # can time a drift anchor between rounds of each model (script runners)
 
     def __init__(self, spec: RunnerSpec):
         if spec.precision not in self.precisions:
@@ -45,8 +46,13 @@ class Runner(ABC):
         """Facts identifying the device and runtime (CPU model, cores, OS, runtime version, governor)."""
 
     @abstractmethod
-    def measure(self, transport: Transport, jobs: list[MeasureJob], paths: dict[str, str]) -> Iterator[Timing]:
-        """Time each job (its model already at ``paths[job.id]`` on the device); yield as they finish."""
+    def measure(self, transport: Transport, jobs: list[MeasureJob], paths: dict[str, str],
+                anchor: Optional[MeasureJob] = None) -> Iterator[Timing]:
+        """Time each job (its model already at ``paths[job.id]`` on the device); yield as they finish.
+
+        ``anchor`` (at ``paths[anchor.id]``) is a fixed model to time between rounds of every job, for
+        runners with ``supports_anchor``; the others ignore it and report no anchor samples.
+        """
 
     def version(self) -> str:
         return self.kind

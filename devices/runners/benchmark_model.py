@@ -7,7 +7,7 @@ Built against the tool's documented flags: ``--graph --num_threads --warmup_runs
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Optional
 
 from devices.parsers import Timing, parse_benchmark_model
 from devices.runners.base import RUNNERS, MeasureJob, Runner, shell_fingerprint
@@ -41,7 +41,8 @@ class BenchmarkModelRunner(Runner):
     def fingerprint(self, transport: Transport) -> dict:
         return shell_fingerprint(transport) | {"runtime": f"benchmark_model ({self.spec.binary})"}
 
-    def measure(self, transport: Transport, jobs: list[MeasureJob], paths: dict[str, str]) -> Iterator[Timing]:
+    def measure(self, transport: Transport, jobs: list[MeasureJob], paths: dict[str, str],
+                anchor: Optional[MeasureJob] = None) -> Iterator[Timing]:
         for job in jobs:
             result = transport.run(self.argv(paths[job.id], job))
             result.check(f"benchmark_model on {job.id}")

@@ -8,7 +8,7 @@ import sys
 import tempfile
 from collections import deque
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 from devices.parsers import Timing, parse_script_line, timing_from_event
 from devices.runners.base import RUNNERS, MeasureJob, Runner
@@ -24,6 +24,7 @@ class ScriptRunner(Runner):
     """Times models with the pushed stdlib-only script (one process per batch of models)."""
 
     runtime = "abstract"
+    supports_anchor = True
 
     def python(self, transport: Transport) -> str:
         if self.spec.python:
@@ -47,8 +48,9 @@ class ScriptRunner(Runner):
                               f"{info['runtime']}. Install it there, or set runner.python to an interpreter that has it.")
         return info
 
-    def measure(self, transport: Transport, jobs: list[MeasureJob], paths: dict[str, str]) -> Iterator[Timing]:
-        remote_jobs = self._push_jobs(transport, jobs, paths)
+    def measure(self, transport: Transport, jobs: list[MeasureJob], paths: dict[str, str],
+                anchor: Optional[MeasureJob] = None) -> Iterator[Timing]:
+        remote_jobs = self._push_jobs(transport, jobs, paths, anchor)
         recent: deque[str] = deque(maxlen=40)
         pending = {job.id for job in jobs}
         for line in transport.stream([self.python(transport), self._script, remote_jobs]):
@@ -66,9 +68,11 @@ class ScriptRunner(Runner):
             raise DeviceError(f"bench script ended without timing {len(pending)} model(s). Output tail:\n"
                               + tail("\n".join(recent)))
 
-    def _push_jobs(self, transport: Transport, jobs: list[MeasureJob], paths: dict[str, str]) -> str:
+    def _push_jobs(self, transport: Transport, jobs: list[MeasureJob], paths: dict[str, str],
+                   anchor: Optional[MeasureJob]) -> str:
         doc = {"runtime": self.runtime, "threads": self.spec.threads, "warmup": self.spec.warmup,
-               "repeats": self.spec.repeats,
+               "repeats": self.spec.repeats, "rounds": self.spec.rounds,
+               "anchor": {"path": paths[anchor.id], "input_shape": list(anchor.input_shape)} if anchor else None,
                "models": [{"id": j.id, "path": paths[j.id], "input_shape": list(j.input_shape)} for j in jobs]}
         self._jobs_written += 1
         remote = transport.remote_path(f"jobs-{self._jobs_written}.json")

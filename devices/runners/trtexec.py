@@ -8,7 +8,7 @@ Each ONNX micro-model is built into an engine and timed by ``trtexec --onnx=...`
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Optional
 
 from devices.parsers import Timing, parse_trtexec
 from devices.runners.base import RUNNERS, MeasureJob, Runner, shell_fingerprint
@@ -39,7 +39,8 @@ class TrtexecRunner(Runner):
         info["l4t"] = result.stdout.strip() if result.returncode == 0 else None
         return info | {"runtime": f"trtexec ({self.binary()})"}
 
-    def measure(self, transport: Transport, jobs: list[MeasureJob], paths: dict[str, str]) -> Iterator[Timing]:
+    def measure(self, transport: Transport, jobs: list[MeasureJob], paths: dict[str, str],
+                anchor: Optional[MeasureJob] = None) -> Iterator[Timing]:
         metric = self.spec.options.get("metric", "GPU Compute Time")
         for job in jobs:
             result = transport.run(self.argv(paths[job.id], job))

@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from ofa import __version__
@@ -71,7 +72,7 @@ def _build(config, tmp: Path, supernet, supernet_dir: Path, evaluator, state, ro
     report = export_model(tmp / "subnet", formats=target.formats, precision=target.precision, out=tmp / "export",
                           calib_data=config.data, nhwc=layout == "nhwc", latency_repeats=config.export_latency_repeats)
     exports = [_export_row(r, tmp) for r in report.results]
-    measured = _measure_on_device(device, exports, cfg, tmp)
+    measured = _measure_on_device(device, exports, cfg, tmp, state.lut_dir)
     pred = row["latency_ms"][device]
     return {
         "schema_version": 1, "tool_version": __version__, "space": supernet.space.id, "device": device,
@@ -105,13 +106,23 @@ def _export_row(result, tmp: Path) -> dict:
             "latency_here_ms": (result.latency or {}).get("median_ms")}
 
 
-def _measure_on_device(device: str, exports: list[dict], cfg, tmp: Path) -> dict:
-    """Median latency of the exported file in the device's own format, measured by the device's runner."""
+def _measure_on_device(device: str, exports: list[dict], cfg, tmp: Path, lut_dir: Path) -> dict:
+    """Latency of the exported file in the device's own format, measured by the device's runner.
+
+    ``measured`` is in the statistic the prediction uses (the table's ``stat``, drift-compensated with
+    the table's own anchor when it has one), so it compares like with like; the median is kept too.
+    """
     from devices.runners import MeasureJob
     from devices.session import DeviceSession
+    from latency.anchor import anchor_job, table_anchor
+    from latency.micro import ModelCache
     from latency.profile import tflite_input_name
     from latency.stats import summarize
+    from latency.table import LatencyTable
+    from ofa.spaces import get_space
 
+    table = LatencyTable.load(lut_dir)
+    space = get_space(table.space_id)
     with DeviceSession(device) as session:
         fmt = session.model_format
         candidates = [e for e in exports if e["format"] == fmt and e["file"] and e["status"] != "failed"]
@@ -121,9 +132,12 @@ def _measure_on_device(device: str, exports: list[dict], cfg, tmp: Path) -> dict
         path = tmp / export["file"]
         shape = _shape(cfg.r, session.layout)
         job = MeasureJob("entry", path, shape, tflite_input_name(path) if fmt == "tflite" else None)
-        stats = summarize(next(iter(session.measure([job]))))
+        anchor = anchor_job(table_anchor(table, space), space, ModelCache(lut_dir / "models", fmt), session)
+        stats = summarize(next(iter(session.measure([job], anchor))))
         fingerprint = session.fingerprint()
-    return {"measured_median": stats["median_ms"], "measured_mean": stats["mean_ms"], "measured_std": stats["std_ms"],
+    measured = float(table.column(pd.DataFrame([stats]))[0])
+    return {"measured": measured, "measured_stat": table.stat, "measured_median": stats["median_ms"],
+            "measured_mean": stats["mean_ms"], "measured_std": stats["std_ms"], "measured_min": stats["min_ms"],
             "measured_count": stats["count"], "measured_format": f"{export['format']}:{export['precision']}",
             "device_fingerprint": fingerprint}
 

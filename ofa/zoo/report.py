@@ -23,7 +23,7 @@ def index_rows(entries: list[dict]) -> list[dict]:
         lat = card.get("latency_ms", {})
         rows.append({"name": e["name"], "device": e["device"], "budget_ms": e["budget_ms"], "status": e["status"],
                      "top1": card.get("accuracy", {}).get("top1"), "predicted_top1": card.get("accuracy", {}).get("predicted_top1"),
-                     "latency_predicted_ms": lat.get("predicted_mean"), "latency_measured_ms": lat.get("measured_median"),
+                     "latency_predicted_ms": lat.get("predicted_mean"), "latency_measured_ms": lat.get("measured", lat.get("measured_median")),
                      "mflops": card.get("mflops"), "params_m": card.get("params_m"),
                      "formats": ",".join(x["format"] + ":" + x["precision"] for x in card.get("exports", [])),
                      "path": e["name"] if e["status"] == "ok" else "", "reason": e.get("reason", "")})

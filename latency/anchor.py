@@ -1,0 +1,51 @@
+"""The drift anchor: one fixed block of the space, timed between rounds of every measured model.
+
+Its timings say how fast the device was running at that moment, so the tables' ``steady_ms``
+statistic can put block and end-to-end timings taken minutes apart on the same footing (see
+:mod:`latency.stats`). The anchor is a mid-network MBConv block (first block of the middle stage,
+middle kernel and expand ratio, smallest resolution): it mixes pointwise and depthwise work like the
+networks do, and is short enough (about 0.25 ms on one x86 core for OFA-MBv3) to add little time.
+A table records its anchor by job id; end-to-end measurements for that table reuse it.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from devices.runners import MeasureJob
+from devices.session import DeviceSession
+from latency.blocks import LutBlock, enumerate_blocks, slot_blocks
+from latency.micro import ModelCache, device_shape
+from latency.table import LatencyTable
+from ofa.errors import ArtifactError
+from ofa.spaces import SearchSpace
+
+ANCHOR_JOB_ID = "__anchor__"
+
+
+def anchor_block(space: SearchSpace, resolutions: Sequence[int]) -> LutBlock:
+    slot = (space.n_stages // 2) * space.max_depth
+    mid = lambda choices: sorted(choices)[len(choices) // 2]  # noqa: E731
+    return slot_blocks(space, min(resolutions))[(slot, mid(space.ks_choices), mid(space.e_choices))]
+
+
+def table_anchor(table: LatencyTable, space: SearchSpace) -> Optional[LutBlock]:
+    """The anchor block a table was measured with, or None (no anchor: schema 1, vendor runners)."""
+    job_id = table.manifest.get("protocol", {}).get("anchor")
+    if not job_id:
+        return None
+    for block in enumerate_blocks(space, table.resolutions, table.num_classes):
+        if block.job_id == job_id:
+            return block
+    raise ArtifactError(f"{table.directory}: the manifest's anchor block {job_id!r} is not a block of {space.id}")
+
+
+def anchor_job(block: Optional[LutBlock], space: SearchSpace, cache: ModelCache, session: DeviceSession) -> Optional[MeasureJob]:
+    """The anchor as a measurement job for this session (None when there is none or the runner can't use it)."""
+    if block is None or not session.uses_anchor:
+        return None
+    from latency.profile import tflite_input_name
+
+    path = cache.block(block, space)
+    return MeasureJob(ANCHOR_JOB_ID, path, device_shape(block.input_shape, session.layout),
+                      tflite_input_name(path) if cache.fmt == "tflite" else None)
