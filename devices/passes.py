@@ -61,6 +61,3 @@ class PassLog:
         for job_id in ids:
             if job_id in self.passes:
                 yield min(self.passes[job_id], key=level)
-
-    def count(self, job_id: str) -> int:
-        return len(self.passes.get(job_id, []))

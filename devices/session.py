@@ -111,4 +111,3 @@ class DeviceSession:
                 self.transport.push(local, pushed[local])
             paths[job.id] = pushed[local]
         return paths
-
