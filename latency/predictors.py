@@ -2,11 +2,11 @@
 
 - :class:`BlockSumPredictor`: sum of the table's block means (OFA's method); spread = sqrt(sum of
   block variances), assuming independent block timings.
-- :class:`CalibratedSumPredictor`: ``a * block_sum + b * n_blocks + c`` fitted by least squares on a
-  few end-to-end measurements (``a`` per resolution when every resolution has 4+ of them); corrects the
-  systematic gap from operator fusion, caching and per-inference overhead (each block micro-model pays
-  one call overhead, a network pays one).
-  Spread = sqrt((a * sum_std)^2 + residual variance of the fit).
+- :class:`CalibratedSumPredictor`: ``a * block_sum + b * n_blocks + c`` fitted on a few end-to-end
+  measurements (``a`` per resolution when every resolution has 4+ of them) by least squares on the
+  *relative* error; corrects the systematic gap from operator fusion, caching and per-inference
+  overhead (each block micro-model pays one call overhead, a network pays one).
+  Spread = sqrt((a * sum_std)^2 + (relative residual std * prediction)^2).
 - :class:`FittedE2EPredictor`: non-negative least squares on analytic network features
   (:mod:`latency.features`) from end-to-end measurements only, for devices where per-block
   profiling is impractical. Spread = residual std of the fit.
@@ -97,14 +97,24 @@ class BlockSumPredictor(LatencyPredictor):
         return {"name": self.name, "stat": self.stat}
 
 
-def _lstsq(x: np.ndarray, y: np.ndarray, nonneg: bool) -> np.ndarray:
-    if nonneg:
-        from scipy.optimize import nnls
+def _nonneg_lstsq(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    from scipy.optimize import nnls
 
-        scale = np.maximum(np.abs(x).max(axis=0), 1e-12)  # column scaling keeps nnls well conditioned
-        coef, _ = nnls(x / scale, y)
-        return coef / scale
-    return np.linalg.lstsq(x, y, rcond=None)[0]
+    scale = np.maximum(np.abs(x).max(axis=0), 1e-12)  # column scaling keeps nnls well conditioned
+    coef, _ = nnls(x / scale, y)
+    return coef / scale
+
+
+def _relative_lstsq(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least squares on the relative error ``(x @ coef - y) / y``.
+
+    Accuracy is judged relative to the measured latency (share within +-10 %), and plain least
+    squares lets the largest networks dominate the fit at the cost of the smallest ones: on the
+    ORT bench's data (20 calibration networks, 100 validation ones) it gave 96 % within +-10 % where
+    the relative fit gives 99 % (LiteRT, 30 validation networks: 96.7 / 100 %).
+    """
+    w = 1.0 / y
+    return np.linalg.lstsq(x * w[:, None], y * w, rcond=None)[0]
 
 
 def _resid_std(pred: np.ndarray, y: np.ndarray, n_params: int) -> float:
@@ -124,10 +134,11 @@ class CalibratedSumPredictor(LatencyPredictor):
 
     name = "calibrated_sum"
 
-    def __init__(self, block_sum: BlockSumPredictor, coef: np.ndarray, resid_std: float, n_points: int,
+    def __init__(self, block_sum: BlockSumPredictor, coef: np.ndarray, resid_rel_std: float, n_points: int,
                  per_resolution: bool = False):
         super().__init__(block_sum.index)
-        self.block_sum, self.coef, self.resid_std, self.n_points = block_sum, np.asarray(coef, float), resid_std, n_points
+        self.block_sum, self.coef, self.n_points = block_sum, np.asarray(coef, float), n_points
+        self.resid_rel_std = resid_rel_std  # std of (fit - measured) / measured over the calibration set
         self.per_resolution = per_resolution
 
     def _design(self, sums: np.ndarray, enc: EncodedConfigs) -> np.ndarray:
@@ -144,16 +155,17 @@ class CalibratedSumPredictor(LatencyPredictor):
         per_res = n_res > 1 and counts.min() >= MIN_POINTS_PER_RESOLUTION
         x = design(block_sum.sums(enc)[:, 0], enc, n_res, per_res)
         if len(y) < MIN_POINTS_AFFINE:
-            coef = np.array([float(np.sum(x[:, 0] * y) / np.sum(x[:, 0] ** 2)), 0.0, 0.0])
+            coef = np.array([float(_relative_lstsq(x[:, :1], y)[0]), 0.0, 0.0])
         else:
-            coef = _lstsq(x, y, nonneg=False)
-        return cls(block_sum, coef, _resid_std(x @ coef, y, min(len(y) - 1, len(coef))), len(y), per_res)
+            coef = _relative_lstsq(x, y)
+        rel_resid = _resid_std(x @ coef / y, np.ones_like(y), min(len(y) - 1, len(coef)))
+        return cls(block_sum, coef, rel_resid, len(y), per_res)
 
     def predict_encoded(self, enc: EncodedConfigs) -> LatencyPrediction:
         s = self.block_sum.sums(enc)
         mean = self._design(s, enc) @ self.coef
         scale = self.coef[enc.r_idx] if self.per_resolution else self.coef[0]
-        std = np.sqrt((scale ** 2) * s[:, 1] + self.resid_std ** 2)
+        std = np.sqrt((scale ** 2) * s[:, 1] + (self.resid_rel_std * mean) ** 2)
         return LatencyPrediction(mean, std)
 
     def describe(self) -> dict:
@@ -162,7 +174,7 @@ class CalibratedSumPredictor(LatencyPredictor):
         scale = ({str(r): float(a) for r, a in zip(self.index.resolutions, scales)} if self.per_resolution
                  else float(scales[0]))
         return {"name": self.name, "scale": scale, "per_block_ms": float(b), "offset_ms": float(c),
-                "resid_std_ms": self.resid_std, "n_points": self.n_points}
+                "resid_std_pct": 100 * self.resid_rel_std, "n_points": self.n_points}
 
 
 def design(sums: np.ndarray, enc: EncodedConfigs, n_res: int, per_resolution: bool) -> np.ndarray:
@@ -192,7 +204,7 @@ class FittedE2EPredictor(LatencyPredictor):
                               f"sub-networks, got {len(y)}")
         model = cls(index, np.zeros(len(FEATURES) + 1), 0.0, len(y))
         x = model._design(model.index.encode(list(configs)))
-        weights = _lstsq(x, y, nonneg=True)
+        weights = _nonneg_lstsq(x, y)
         return cls(index, weights, _resid_std(x @ weights, y, len(weights)), len(y))
 
     def _design(self, enc: EncodedConfigs) -> np.ndarray:

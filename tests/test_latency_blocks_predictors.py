@@ -13,7 +13,7 @@ from latency.api import load_predictor, predict_latency_ms
 from latency.blocks import enumerate_blocks, network_block_keys
 from latency.index import BlockIndex
 from latency.ofa_import import import_ofa_tables
-from latency.predictors import BlockSumPredictor, CalibratedSumPredictor, FittedE2EPredictor
+from latency.predictors import BlockSumPredictor, CalibratedSumPredictor, FittedE2EPredictor, design
 from latency.stats import summarize_samples
 from ofa.errors import ArtifactError, ConfigError
 from ofa.spaces import get_space
@@ -144,6 +144,24 @@ def test_calibrated_recovers_a_known_gap_and_fitted_learns_linear_costs():
     assert fitted.predict(configs[30:]).std_ms[0] > 0 and err.max() < 0.5  # a different model family: rough only
     with pytest.raises(ConfigError, match="at least"):
         FittedE2EPredictor.fit(space, res, configs[:3], truth[:3])
+
+
+def test_calibrated_fit_minimises_relative_error():
+    """Noisy data: the fit must be the relative-error optimum (small networks count as much as large ones)."""
+    space, res = get_space(W10), [160, 224]
+    block_sum = BlockSumPredictor(BlockIndex(space, res), _synthetic_values(space, res))
+    configs = [SubnetConfig.sample(space, s, r=tuple(res)) for s in range(30)]
+    sums = block_sum.predict(configs).mean_ms
+    noise = 1 + 0.08 * np.random.default_rng(0).standard_normal(len(configs))
+    measured = (0.9 * sums + 0.4) * noise
+    calib = CalibratedSumPredictor.fit(block_sum, configs, measured)
+    rel = calib.predict(configs).mean_ms / measured - 1
+    x = design(sums, block_sum.index.encode(configs), len(res), calib.per_resolution) / measured[:, None]
+    np.testing.assert_allclose(x.T @ rel, 0, atol=1e-9)  # normal equations of sum(rel ** 2)
+    absolute = np.linalg.lstsq(x * measured[:, None], measured, rcond=None)[0]
+    assert np.sum(rel ** 2) < np.sum(((x * measured[:, None]) @ absolute / measured - 1) ** 2)
+    spread = calib.predict(configs).std_ms
+    assert calib.describe()["resid_std_pct"] > 0 and spread[np.argmax(sums)] > spread[np.argmin(sums)]
 
 
 def test_outlier_rejection_is_documented_rule():
