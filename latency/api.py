@@ -29,25 +29,27 @@ PREDICTORS = ("auto", "block_sum", "calibrated_sum", "fitted_e2e")
 
 
 def load_predictor(lut: "str | Path | LatencyTable", kind: str = "auto", stat: Optional[str] = None) -> LatencyPredictor:
-    """A predictor for the table in ``lut``. ``auto`` = calibrated sum when the table has calibration
-    measurements (``ofa lut build --calibrate N``), else the plain block sum. ``stat`` (default: the
-    table's own, see :mod:`latency.table`) is used for the blocks and the end-to-end rows alike."""
+    """A predictor for the table in ``lut``. ``auto`` = calibrated sum when the table has end-to-end
+    measurements (``ofa lut build --calibrate N``, ``ofa lut validate``), else the plain block sum.
+    The fitted predictors use every end-to-end measurement of the table, calibration and validation
+    networks alike: more networks, measured at more moments, average out the device's drift (see
+    ``calibrated_sum_all`` in :func:`latency.validate.score`). ``stat`` (default: the table's own, see
+    :mod:`latency.table`) is used for the blocks and the end-to-end rows alike."""
     if kind not in PREDICTORS:
         raise ConfigError(f"unknown predictor {kind!r}; valid: {list(PREDICTORS)}")
     table = lut if isinstance(lut, LatencyTable) else LatencyTable.load(lut)
     space = get_space(table.space_id)
-    e2e = load_e2e(table.directory).drop_duplicates(["config", "purpose"], keep="last")
-    calib = e2e[e2e["purpose"] == "calibration"]
+    rows = load_e2e(table.directory).drop_duplicates("config", keep="last")
     if kind == "fitted_e2e":
-        rows = e2e.drop_duplicates("config", keep="last")
         return FittedE2EPredictor.fit(space, table.resolutions, configs_of(rows, space), e2e_values(table, rows, stat),
                                       table.num_classes)
     block_sum = BlockSumPredictor.from_table(table, stat)
-    if kind == "block_sum" or (kind == "auto" and calib.empty):
+    if kind == "block_sum" or (kind == "auto" and rows.empty):
         return block_sum
-    if calib.empty:
-        raise ArtifactError(f"{table.directory} has no calibration measurements; run `ofa lut build ... --calibrate 20`")
-    return CalibratedSumPredictor.fit(block_sum, configs_of(calib, space), e2e_values(table, calib, stat))
+    if rows.empty:
+        raise ArtifactError(f"{table.directory} has no end-to-end measurements; run `ofa lut build ... --calibrate 20` "
+                            f"again (it keeps the table and measures the calibration networks) or `ofa lut validate`")
+    return CalibratedSumPredictor.fit(block_sum, configs_of(rows, space), e2e_values(table, rows, stat))
 
 
 def e2e_values(table: LatencyTable, rows, stat: Optional[str] = None) -> np.ndarray:
@@ -55,7 +57,7 @@ def e2e_values(table: LatencyTable, rows, stat: Optional[str] = None) -> np.ndar
     values = table.column(rows, stat)
     if np.isnan(values).any():
         raise ArtifactError(f"{table.directory}/e2e.csv has end-to-end rows measured without the table's drift anchor "
-                            f"(an older version); delete that file and run `ofa lut calibrate` / `ofa lut validate` again")
+                            f"(an older version); delete that file and run `ofa lut build ... --calibrate 20` / `ofa lut validate` again")
     return values
 
 

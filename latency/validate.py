@@ -80,6 +80,11 @@ def score(table: LatencyTable, space: SearchSpace, block_sum: BlockSumPredictor,
         model = CalibratedSumPredictor.fit(block_sum, calib_cfgs, calib_y)
         preds["calibrated_sum"], notes["calibrated_sum"] = model.predict(configs).mean_ms, (
             f"fitted on {len(calib_cfgs)} separate calibration sub-networks measured at build time")
+        preds["calibrated_sum_all"] = cross_validated(
+            lambda idx: CalibratedSumPredictor.fit(block_sum, [configs[i] for i in idx] + calib_cfgs,
+                                                   np.concatenate([measured[idx], calib_y])), configs, seed)
+        notes["calibrated_sum_all"] = (f"{K_FOLDS}-fold cross-validated; calibration sub-networks always in the "
+                                       f"training folds (what load_predictor fits once validation data exists)")
     else:
         preds["calibrated_sum"] = cross_validated(
             lambda idx: CalibratedSumPredictor.fit(block_sum, [configs[i] for i in idx], measured[idx]), configs, seed)

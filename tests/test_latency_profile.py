@@ -74,9 +74,10 @@ def test_validate_and_cli_on_a_local_table(tmp_path):
     dev = _device()
     build_lut(dev, TINY, [32], out, chunk_size=64)
     calibrate(out, dev, n=4)
-    assert load_predictor(out).name == "calibrated_sum"
+    assert load_predictor(out).name == "calibrated_sum" and load_predictor(out).n_points == 4
     report = validate_lut(out, dev, n=10)
-    assert set(report["predictors"]) == {"block_sum", "calibrated_sum", "fitted_e2e"}
+    assert set(report["predictors"]) == {"block_sum", "calibrated_sum", "calibrated_sum_all", "fitted_e2e"}
+    assert load_predictor(out).n_points == 14  # validation networks now feed the calibrated sum too
     for metrics in report["predictors"].values():
         assert 0 <= metrics["within_10pct"] <= 1 and metrics["rmse_ms"] > 0 and -1 <= metrics["spearman"] <= 1
     saved = json.loads((out / "validation.json").read_text())
