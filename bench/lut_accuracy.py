@@ -89,11 +89,7 @@ def last_fresh_build(path: Path, result: dict) -> "dict | None":
         return {"build_wall_s": result["build_wall_s"], "calibration_wall_s": result["calibration_wall_s"],
                 "validation_wall_s": result["validation_wall_s"], "command": result["command"]}
     old = json.loads(path.read_text()) if path.is_file() else {}
-    if old.get("last_fresh_build"):
-        return old["last_fresh_build"]
-    if old.get("build_was_resumed") is False and old.get("resolutions") == result["resolutions"]:
-        return {k: old[k] for k in ("build_wall_s", "calibration_wall_s", "validation_wall_s", "command")}
-    return None
+    return old.get("last_fresh_build") if old.get("resolutions") == result["resolutions"] else None
 
 
 def main() -> None:
