@@ -76,22 +76,24 @@ def score(table: LatencyTable, space: SearchSpace, block_sum: BlockSumPredictor,
     calib_cfgs, calib_y = configs_of(calib, space), e2e_values(table, calib)
     preds = {"block_sum": block_sum.predict(configs).mean_ms}
     notes = {"block_sum": "no end-to-end data used"}
+
+    def train(idx: list[int]) -> tuple[list[SubnetConfig], np.ndarray]:
+        """A cross-validation fold's training set: its validation networks + every calibration network."""
+        return [configs[i] for i in idx] + calib_cfgs, np.concatenate([measured[idx], calib_y])
+
+    calibrated_cv = cross_validated(lambda idx: CalibratedSumPredictor.fit(block_sum, *train(idx)), configs, seed)
     if len(calib_cfgs):
         model = CalibratedSumPredictor.fit(block_sum, calib_cfgs, calib_y)
         preds["calibrated_sum"], notes["calibrated_sum"] = model.predict(configs).mean_ms, (
             f"fitted on {len(calib_cfgs)} separate calibration sub-networks measured at build time")
-        preds["calibrated_sum_all"] = cross_validated(
-            lambda idx: CalibratedSumPredictor.fit(block_sum, [configs[i] for i in idx] + calib_cfgs,
-                                                   np.concatenate([measured[idx], calib_y])), configs, seed)
+        preds["calibrated_sum_all"] = calibrated_cv
         notes["calibrated_sum_all"] = (f"{K_FOLDS}-fold cross-validated; calibration sub-networks always in the "
                                        f"training folds (what load_predictor fits once validation data exists)")
     else:
-        preds["calibrated_sum"] = cross_validated(
-            lambda idx: CalibratedSumPredictor.fit(block_sum, [configs[i] for i in idx], measured[idx]), configs, seed)
+        preds["calibrated_sum"] = calibrated_cv
         notes["calibrated_sum"] = f"{K_FOLDS}-fold cross-validated on the validation set (no calibration data)"
     preds["fitted_e2e"] = cross_validated(
-        lambda idx: FittedE2EPredictor.fit(space, table.resolutions, [configs[i] for i in idx] + calib_cfgs,
-                                           np.concatenate([measured[idx], calib_y]), table.num_classes), configs, seed)
+        lambda idx: FittedE2EPredictor.fit(space, table.resolutions, *train(idx), table.num_classes), configs, seed)
     notes["fitted_e2e"] = f"{K_FOLDS}-fold cross-validated; calibration sub-networks always in the training folds"
     _save_predictions(table.directory, configs, measured, preds)
     return {"lut": str(table.directory), "space": space.id, "resolutions": table.resolutions, "stat": table.stat,
