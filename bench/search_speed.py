@@ -62,7 +62,7 @@ def ours(flops_budget: float, seed: int) -> dict:
     weights = []
     for a, b in zip(sizes, sizes[1:]):
         weights += [rng.normal(0, 1 / np.sqrt(a), (a, b)).astype(np.float32), np.zeros(b, np.float32)]
-    predictor = AccuracyPredictor(space, weights, 0.75, 0.05)
+    predictor = AccuracyPredictor(space, [weights], 0.75, 0.05)
     result = evolve(space, predictor, [Constraint(flops, flops_budget)], EvolutionSettings(seed=seed))
     return {"seconds": result.seconds, "table_build_s": build, "best_flops": float(flops(result.best)[0]),
             "evaluations": result.evaluations}

@@ -40,16 +40,22 @@ import torch.nn.functional as F
 torch.set_num_threads(THREADS)
 torch.manual_seed(0)
 
+def sync():
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
+
 def serve(prepare, step):
     for line in sys.stdin:
         job = json.loads(line)
-        x = torch.randn(BATCH, 3, job["r"], job["r"])
-        y = torch.randint(0, 10, (BATCH,))
+        x = torch.randn(BATCH, 3, job["r"], job["r"], device=DEVICE)
+        y = torch.randint(0, 10, (BATCH,), device=DEVICE)
         times = []
         for i, cfg in enumerate(job["configs"]):
             prepare(cfg)
+            sync()
             t0 = time.perf_counter()
             step(cfg, x, y)
+            sync()
             if i >= job["warmup"]:
                 times.append((time.perf_counter() - t0) * 1000)
         print(json.dumps({"ms": times}), flush=True)
@@ -57,7 +63,7 @@ def serve(prepare, step):
 
 OFFICIAL_WORKER = COMMON + r'''
 from ofa.imagenet_classification.elastic_nn.networks import OFAMobileNetV3
-net = OFAMobileNetV3(n_classes=10, dropout_rate=0.0, width_mult=1.0, ks_list=[3, 5, 7], expand_ratio_list=[3, 4, 6], depth_list=[2, 3, 4])
+net = OFAMobileNetV3(n_classes=10, dropout_rate=0.0, width_mult=1.0, ks_list=[3, 5, 7], expand_ratio_list=[3, 4, 6], depth_list=[2, 3, 4]).to(DEVICE)
 opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=3e-5)
 net.train()
 
@@ -86,8 +92,8 @@ from ofa.train.prepare import build_optimizer, place
 official = get_space("ofa_mbv3_d234_e346_k357_w1.0")  # the official space, with 64 added to its resolutions
 space = get_space({**official.model_dump(), "id": official.id + "_r64", "resolutions": [64, *official.resolutions]})
 config = load_config(overrides=["channels_last=" + CHANNELS_LAST, "dropout=0"])  # loss and optimizer settings
-net = place(OFASupernet(space, 10, 0.0), config, torch.device("cpu"))
-run = SimpleNamespace(config=config, net=net, teacher=None, ctx=DistContext())
+net = place(OFASupernet(space, 10, 0.0), config, torch.device(DEVICE))
+run = SimpleNamespace(config=config, net=net, teacher=None, ctx=DistContext(device=torch.device(DEVICE)))
 stage = config.schedule[0].model_copy(update={"kd_weight": 0.0})
 opt = build_optimizer(net, config, 0.01)
 fmt = torch.channels_last if config.channels_last else torch.contiguous_format
@@ -138,10 +144,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5, help="timed steps per block")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3, help="A/B alternations per (mode, resolution)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--out", type=Path, default=RESULTS / "train_speed.json")
     args = parser.parse_args()
 
-    env_code = f"THREADS = {args.threads}\nBATCH = {args.batch}\n"
+    env_code = f"THREADS = {args.threads}\nBATCH = {args.batch}\nDEVICE = {args.device!r}\n"
     workers = {
         "official": Worker("official", ensure_venv(), OFFICIAL_WORKER, env_code, official_env(args.threads)),
         "ours": Worker("ours", Path(sys.executable), OURS_WORKER, env_code + 'CHANNELS_LAST = "true"\n'),
@@ -166,7 +173,8 @@ def main() -> None:
     finally:
         for worker in workers.values():
             worker.close()
-    result = {"bench": "train_speed", "command": "python " + " ".join(sys.argv), "batch": args.batch, "threads": args.threads,
+    result = {"bench": "train_speed", "command": "python " + " ".join(sys.argv), "device": args.device,
+              "batch": args.batch, "threads": args.threads,
               "steps_per_block": args.steps, "rounds": args.rounds, "official_package": OFFICIAL_PACKAGE,
               "machine": machine.describe(),
               "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "rows": rows}

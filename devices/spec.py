@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ofa.errors import ConfigError
 
 Precision = Literal["fp32", "fp16", "int8"]
+#: statistics of plain timed runs a latency budget may be declared in (median by default)
+LatencyStat = Literal["median", "mean", "p75", "p90", "p95", "p99"]
 
 
 class TransportSpec(BaseModel):
@@ -62,6 +64,8 @@ class DeviceSpec(BaseModel):
     transport: TransportSpec = Field(default_factory=TransportSpec)
     runner: RunnerSpec = Field(default_factory=RunnerSpec)
     timeout_s: float = Field(default=600.0, gt=0, description="limit for one remote command")
+    latency_stat: LatencyStat = Field(default="median", description="the statistic of plain timed runs that latency "
+                                      "budgets on this device promise")
     example: bool = False  # a documented template that cannot be checked on this machine
 
     @classmethod

@@ -18,6 +18,7 @@ import numpy as np
 from devices.session import DeviceSession
 from latency.anchor import table_anchor
 from latency.e2e import configs_of, load_e2e, measure_subnets, spread_sample
+from latency.stats import budget_column
 from latency.predictors import (BlockSumPredictor, CalibratedSumPredictor, FittedE2EPredictor, LatencyPrediction,
                                 LatencyPredictor)
 from latency.table import LatencyTable
@@ -28,20 +29,25 @@ from ofa.subnet import SubnetConfig
 PREDICTORS = ("auto", "block_sum", "calibrated_sum", "fitted_e2e")
 
 
-def load_predictor(lut: "str | Path | LatencyTable", kind: str = "auto", stat: Optional[str] = None) -> LatencyPredictor:
+def load_predictor(lut: "str | Path | LatencyTable", kind: str = "auto", stat: Optional[str] = None,
+                   target: Optional[str] = None) -> LatencyPredictor:
     """A predictor for the table in ``lut``. ``auto`` = calibrated sum when the table has end-to-end
     measurements (``ofa lut build --calibrate N``, ``ofa lut validate``), else the plain block sum.
     The fitted predictors use every end-to-end measurement of the table, calibration and validation
     networks alike: more networks, measured at more moments, average out the device's drift (see
     ``calibrated_sum_all`` in :func:`latency.validate.score`). ``stat`` (default: the table's own, see
-    :mod:`latency.table`) is used for the blocks and the end-to-end rows alike."""
+    :mod:`latency.table`) is used for the blocks. ``target`` is the declared budget statistic the fitted
+    predictors promise (``median``, ``p90``, ...; default: the table's ``budget_stat``, i.e. the device's):
+    they are fitted to that statistic of the end-to-end rows, the figure a user's plain timing loop reports,
+    so a drift-compensated block sum maps onto what the user will see."""
     if kind not in PREDICTORS:
         raise ConfigError(f"unknown predictor {kind!r}; valid: {list(PREDICTORS)}")
     table = lut if isinstance(lut, LatencyTable) else LatencyTable.load(lut)
     space = get_space(table.space_id)
     rows = load_e2e(table.directory).drop_duplicates("config", keep="last")
+    column = budget_column(target or table.budget_stat)
     if kind == "fitted_e2e":
-        return FittedE2EPredictor.fit(space, table.resolutions, configs_of(rows, space), e2e_values(table, rows, stat),
+        return FittedE2EPredictor.fit(space, table.resolutions, configs_of(rows, space), e2e_values(table, rows, column),
                                       table.num_classes)
     block_sum = BlockSumPredictor.from_table(table, stat)
     if kind == "block_sum" or (kind == "auto" and rows.empty):
@@ -49,15 +55,15 @@ def load_predictor(lut: "str | Path | LatencyTable", kind: str = "auto", stat: O
     if rows.empty:
         raise ArtifactError(f"{table.directory} has no end-to-end measurements; run `ofa lut build ... --calibrate 20` "
                             f"again (it keeps the table and measures the calibration networks) or `ofa lut validate`")
-    return CalibratedSumPredictor.fit(block_sum, configs_of(rows, space), e2e_values(table, rows, stat))
+    return CalibratedSumPredictor.fit(block_sum, configs_of(rows, space), e2e_values(table, rows, column))
 
 
 def e2e_values(table: LatencyTable, rows, stat: Optional[str] = None) -> np.ndarray:
     """The table's statistic of end-to-end rows; refuses rows measured under another protocol."""
     values = table.column(rows, stat)
     if np.isnan(values).any():
-        raise ArtifactError(f"{table.directory}/e2e.csv has end-to-end rows measured without the table's drift anchor "
-                            f"(an older version); delete that file and run `ofa lut build ... --calibrate 20` / `ofa lut validate` again")
+        raise ArtifactError(f"{table.directory}/e2e.csv has end-to-end rows without {stat or table.stat} (measured by an older "
+                            f"version); delete that file and run `ofa lut build ... --calibrate 20` / `ofa lut validate` again")
     return values
 
 

@@ -17,7 +17,7 @@ from latency.blocks import LutBlock
 from latency.micro import ModelCache, device_shape
 from latency.profile import tflite_input_name
 from latency.stats import summarize
-from latency.table import E2E_FILE, now
+from latency.table import E2E_FILE, fill_missing_stats, now
 from ofa.errors import DeviceError
 from ofa.io import atomic_write
 from ofa.spaces import SearchSpace
@@ -25,17 +25,14 @@ from ofa.subnet import SubnetConfig
 
 log = logging.getLogger(__name__)
 E2E_COLUMNS = ("config", "arch", "r", "purpose", "mean_ms", "median_ms", "std_ms", "min_ms", "max_ms", "count",
-               "rejected", "anchor_ms", "measured_at")
+               "rejected", "anchor_ms", "p75_ms", "p90_ms", "p95_ms", "p99_ms", "measured_at")
 
 
 def load_e2e(directory: "str | Path") -> pd.DataFrame:
     path = Path(directory) / E2E_FILE
     if not path.is_file():
         return pd.DataFrame(columns=list(E2E_COLUMNS))
-    frame = pd.read_csv(path)
-    if "anchor_ms" not in frame.columns:  # written before drift anchors (schema 1)
-        frame["anchor_ms"] = np.nan
-    return frame
+    return fill_missing_stats(pd.read_csv(path))
 
 
 def save_e2e(directory: "str | Path", frame: pd.DataFrame) -> None:

@@ -81,6 +81,7 @@ def build_lut(device, space: "SearchSpace | str", resolutions: Sequence[int], ou
     anchor = anchor_block(space, resolutions)
     table = open_table(out_dir, space, resolutions, num_classes, len(all_blocks), session.fingerprint(),
                        protocol(session, anchor), table_stat(session))
+    table.manifest["budget_stat"] = session.spec.latency_stat  # what end-to-end fits target (see latency.api)
     done = table.idents()
     todo = [b for b in all_blocks if b.ident not in done]
     log.info("%s on %s: %d blocks, %d already measured", space.id, session.spec.name, len(all_blocks), len(done))

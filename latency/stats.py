@@ -31,13 +31,29 @@ from typing import Sequence
 import numpy as np
 
 from devices.parsers import Timing
+from devices.spec import LatencyStat
 
 OUTLIER_K = 3.0
 OUTLIER_FLOOR = 0.10
 OUTLIER_RULE = "|x - median| > max(3 * 1.4826 * MAD, 0.10 * median)"
 MAD_TO_SIGMA = 1.4826
-STAT_COLUMNS = ("mean_ms", "median_ms", "std_ms", "min_ms", "max_ms", "count", "rejected", "anchor_ms")
+PERCENTILES = (75, 90, 95, 99)  # taken over all samples, like the median
+STAT_COLUMNS = ("mean_ms", "median_ms", "std_ms", "min_ms", "max_ms", "count", "rejected", "anchor_ms") + tuple(
+    f"p{q}_ms" for q in PERCENTILES)
 STEADY = "steady_ms"  # derived: min_ms * anchor_ref_ms / anchor_ms (see the module docstring)
+#: statistics a latency budget may be declared in: what a user's plain timing loop reports
+BUDGET_STATS = {name: f"{name}_ms" for name in LatencyStat.__args__}
+DEFAULT_BUDGET_STAT = "median"
+
+
+def budget_column(stat: str) -> str:
+    """The table column of a declared budget statistic (``median``, ``mean``, ``p90`` ...)."""
+    if stat not in BUDGET_STATS:
+        from ofa.errors import ConfigError
+
+        raise ConfigError(f"unknown latency statistic {stat!r}; a budget is declared in one of {list(BUDGET_STATS)} "
+                          "(of plain timed runs; median is the default)")
+    return BUDGET_STATS[stat]
 
 
 def summarize_samples(samples_ms: Sequence[float]) -> dict[str, float]:
@@ -48,7 +64,7 @@ def summarize_samples(samples_ms: Sequence[float]) -> dict[str, float]:
     keep = x[np.abs(x - median) <= limit]
     return {"mean_ms": float(keep.mean()), "median_ms": median, "std_ms": float(keep.std(ddof=1)) if len(keep) > 1 else 0.0,
             "min_ms": float(x.min()), "max_ms": float(keep.max()), "count": int(len(keep)),
-            "rejected": int(len(x) - len(keep))}
+            "rejected": int(len(x) - len(keep)), **{f"p{q}_ms": float(np.percentile(x, q)) for q in PERCENTILES}}
 
 
 def summarize(timing: Timing) -> dict[str, float]:
@@ -60,7 +76,8 @@ def summarize(timing: Timing) -> dict[str, float]:
     count = s.get("count", math.nan)
     return {"mean_ms": s["mean"], "median_ms": s.get("median", math.nan), "std_ms": s.get("std", math.nan),
             "min_ms": s.get("min", math.nan), "max_ms": s.get("max", math.nan),
-            "count": int(count) if count == count else -1, "rejected": 0} | anchor
+            "count": int(count) if count == count else -1, "rejected": 0,
+            **{f"p{q}_ms": s.get(f"p{q}", math.nan) for q in PERCENTILES}} | anchor
 
 
 def steady(min_ms: np.ndarray, anchor_ms: np.ndarray, anchor_ref_ms: float) -> np.ndarray:

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from latency.stats import STAT_COLUMNS, STEADY, steady
+from latency.stats import PERCENTILES, STAT_COLUMNS, STEADY, steady
 from ofa.errors import ArtifactError
 from ofa.io import atomic_write, atomic_write_json
 
@@ -73,8 +73,7 @@ class LatencyTable:
                                 f"{SCHEMA_VERSION}. Upgrade ofa-deploy.")
         frame = pd.read_csv(table_path) if table_path.is_file() else None
         if frame is not None:
-            if "anchor_ms" not in frame.columns:  # schema 1
-                frame["anchor_ms"] = np.nan
+            fill_missing_stats(frame)
             if not set(COLUMNS) - {"measured_at"} <= set(frame.columns):
                 raise ArtifactError(f"{table_path} lacks columns {sorted(set(COLUMNS) - set(frame.columns))}")
         return cls(directory, manifest, frame)
@@ -95,6 +94,13 @@ class LatencyTable:
         return set(zip(self.frame["resolution"].astype(int), self.frame["key"]))
 
     @property
+    def budget_stat(self) -> str:
+        """The declared statistic of latency budgets on this device (``median`` unless the device said otherwise)."""
+        from latency.stats import DEFAULT_BUDGET_STAT
+
+        return self.manifest.get("budget_stat", DEFAULT_BUDGET_STAT)
+
+    @property
     def stat(self) -> str:
         """The statistic predictors use by default (see the module docstring)."""
         return self.manifest.get("stat", "mean_ms")
@@ -113,7 +119,8 @@ class LatencyTable:
         if stat == STEADY:
             return steady(frame["min_ms"], frame["anchor_ms"], self.anchor_ref_ms)
         if stat not in frame.columns:
-            raise ArtifactError(f"unknown statistic {stat!r}; valid: mean_ms, median_ms, min_ms, {STEADY}")
+            raise ArtifactError(f"unknown statistic {stat!r}; valid: mean_ms, median_ms, min_ms, "
+                                f"{', '.join(f'p{q}_ms' for q in PERCENTILES)}, {STEADY}")
         return frame[stat].to_numpy(float)
 
     def values(self, stat: "str | None" = None) -> dict[tuple[int, str], np.ndarray]:
@@ -158,9 +165,18 @@ class LatencyTable:
                 "tool_version": m.get("tool_version")}
 
 
+def fill_missing_stats(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns older tables lack (schema 1: anchor_ms; before declared budgets: percentiles) as NaN."""
+    for column in ("anchor_ms",) + tuple(f"p{q}_ms" for q in PERCENTILES):
+        if column not in frame.columns:
+            frame[column] = np.nan
+    return frame
+
+
 def new_manifest(space_id: str, resolutions: list[int], num_classes: int, n_blocks: int, device: dict[str, Any],
-                 protocol: dict[str, Any], source: str = "measured", stat: str = "mean_ms") -> dict[str, Any]:
+                 protocol: dict[str, Any], source: str = "measured", stat: str = "mean_ms",
+                 budget_stat: str = "median") -> dict[str, Any]:
     return {"kind": "latency-lut", "schema_version": SCHEMA_VERSION, "tool_version": tool_version(), "source": source,
-            "stat": stat,
+            "stat": stat, "budget_stat": budget_stat,
             "space": space_id, "resolutions": sorted(resolutions), "num_classes": num_classes, "n_blocks": n_blocks,
             "units": "ms", "device": device, "protocol": protocol, "created": now(), "complete": False}

@@ -14,6 +14,7 @@ from latency.anchor import table_anchor
 from latency.api import e2e_values
 from latency.e2e import configs_of, load_e2e, measure_subnets, spread_sample
 from latency.predictors import BlockSumPredictor, CalibratedSumPredictor, FittedE2EPredictor, LatencyPredictor
+from latency.stats import budget_column
 from latency.table import REPORT_FILE, LatencyTable, now
 from ofa.errors import ConfigError
 from ofa.io import atomic_write, atomic_write_json
@@ -61,7 +62,7 @@ def validate_lut(lut_dir: "str | Path", device=None, n: int = 100, seed: int = 1
             return validate_lut(lut_dir, device, n, seed, on_progress, live)
     rows = measure_subnets(session, space, configs, lut_dir, "validation", table.num_classes, on_progress,
                            anchor=table_anchor(table, space))
-    report = score(table, space, block_sum, configs, e2e_values(table, rows), seed)
+    report = score(table, space, block_sum, configs, e2e_values(table, rows, budget_column(table.budget_stat)), seed)
     report |= {"drift": drift_summary(table, rows)}
     report |= {"device": session.fingerprint(), "n": len(configs), "seed": seed, "created": now()}
     atomic_write_json(Path(lut_dir) / REPORT_FILE, report)
@@ -73,7 +74,7 @@ def score(table: LatencyTable, space: SearchSpace, block_sum: BlockSumPredictor,
     """Metrics of every predictor; fitted ones are scored out of sample (held-out or cross-validated)."""
     calib = load_e2e(table.directory)
     calib = calib[calib["purpose"] == "calibration"].drop_duplicates("config", keep="last")
-    calib_cfgs, calib_y = configs_of(calib, space), e2e_values(table, calib)
+    calib_cfgs, calib_y = configs_of(calib, space), e2e_values(table, calib, budget_column(table.budget_stat))
     preds = {"block_sum": block_sum.predict(configs).mean_ms}
     notes = {"block_sum": "no end-to-end data used"}
 
@@ -97,6 +98,7 @@ def score(table: LatencyTable, space: SearchSpace, block_sum: BlockSumPredictor,
     notes["fitted_e2e"] = f"{K_FOLDS}-fold cross-validated; calibration sub-networks always in the training folds"
     _save_predictions(table.directory, configs, measured, preds)
     return {"lut": str(table.directory), "space": space.id, "resolutions": table.resolutions, "stat": table.stat,
+            "measured_stat": table.budget_stat,
             "measured_ms": {"min": float(measured.min()), "max": float(measured.max()), "median": float(np.median(measured))},
             "predictors": {name: metrics(p, measured) | {"how": notes[name]} for name, p in preds.items()}}
 

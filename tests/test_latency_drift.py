@@ -146,3 +146,28 @@ def test_schema1_table_still_loads_and_predicts_with_the_mean(tmp_path):
     steady_table = LatencyTable(out, {"stat": STEADY}, old.frame.assign(anchor_ms=0.1))
     with pytest.raises(ArtifactError, match="delete that file"):
         e2e_values(steady_table, pd.DataFrame({"min_ms": [1.0], "anchor_ms": [math.nan]}))
+
+
+def test_the_declared_statistic_is_recorded_and_is_what_fitted_predictors_promise(tmp_path):
+    """A device declaring p90 budgets: the table records it, end-to-end rows keep every percentile, and the
+    calibrated sum is fitted to that column (doubling the p90 column doubles its predictions exactly)."""
+    from latency.api import calibrate, load_predictor
+    from latency.e2e import load_e2e, save_e2e
+    from latency.profile import build_lut
+
+    dev = DeviceSpec.from_dict({"name": "tiny-ort-p90", "latency_stat": "p90",
+                                "runner": {"kind": "onnxruntime", "warmup": 1, "repeats": 20, "passes": 1}})
+    build_lut(dev, TINY, [16], tmp_path / "lut", chunk_size=64)
+    assert LatencyTable.load(tmp_path / "lut").budget_stat == "p90"
+    rows = calibrate(tmp_path / "lut", dev, n=5)
+    assert (rows["p90_ms"] >= rows["median_ms"]).all() and (rows["p99_ms"] >= rows["p90_ms"]).all()
+    frame = load_e2e(tmp_path / "lut")
+    save_e2e(tmp_path / "lut", frame.assign(p90_ms=2 * frame["median_ms"]))
+    configs = pred_configs(load_predictor(tmp_path / "lut", "block_sum"))
+    p90 = load_predictor(tmp_path / "lut").predict(configs).mean_ms  # the table's declared statistic
+    median = load_predictor(tmp_path / "lut", target="median").predict(configs).mean_ms
+    assert p90 == pytest.approx(2 * median, rel=1e-6)
+    with pytest.raises(ConfigError, match="p42"):
+        load_predictor(tmp_path / "lut", target="p42")
+    with pytest.raises(ConfigError, match="latency_stat"):
+        DeviceSpec.from_dict({"name": "bad", "latency_stat": "p42"})

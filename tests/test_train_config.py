@@ -133,3 +133,47 @@ def test_dataset_smaller_than_one_batch_is_an_error(tmp_path: Path):
     with pytest.raises(DataError, match="fewer than one batch of 32"):
         train(cfg, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_inplace_distillation_needs_the_sandwich_rule_but_no_teacher():
+    with pytest.raises(ConfigError, match="kd_source 'inplace'"):
+        load_config(preset="smoke", overrides=["schedule.kernel.kd_source=inplace"])
+    cfg = load_config(preset="smoke", overrides=["loss.teacher_stage=null", "schedule.full.sandwich=true",
+                                                 "schedule.full.subnets_per_step=2", "schedule.full.kd_weight=1.0",
+                                                 "schedule.full.kd_source=inplace", "schedule.kernel.kd_weight=0",
+                                                 "schedule.depth12.kd_weight=0", "schedule.expand34.kd_weight=0"])
+    assert cfg.schedule[0].kd_source == "inplace" and cfg.loss.teacher_stage is None
+
+
+def test_inplace_step_distils_the_smallest_from_the_live_largest():
+    """The KD term of an in-place step is the soft-target loss of the smallest against the largest's logits
+    of the same batch, computed before the update; the largest itself gets no KD term."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from ofa.nn.supernet import OFASupernet
+    from ofa.subnet import SubnetConfig
+    from ofa.train.ddp import DistContext
+    from ofa.train.distill import soft_target_loss
+    from ofa.train.loop import train_step
+    from ofa.train.prepare import build_optimizer
+
+    config = load_config(preset="smoke")
+    space = get_space(TINY)
+    torch.manual_seed(0)
+    net = OFASupernet(space, 10)
+    stage = config.schedule[0].model_copy(update={"sandwich": True, "subnets_per_step": 2, "kd_weight": 1.0,
+                                                  "kd_source": "inplace"})
+    largest, smallest = (SubnetConfig.largest(space), SubnetConfig.smallest(space))
+    largest, smallest = (SubnetConfig(space.id, c.ks, c.e, c.d, 32) for c in (largest, smallest))
+    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    net.train()
+    with torch.no_grad():
+        net.set_active(largest)
+        teacher = net(x)
+        net.set_active(smallest)
+        expected = float(soft_target_loss(net(x), teacher))
+    run = SimpleNamespace(config=config, net=net, teacher=None, ctx=DistContext())
+    stats = train_step(run, build_optimizer(net, config, 0.01), stage, [largest, smallest], x, y)
+    assert stats["kd"] * 2 == pytest.approx(expected, rel=1e-4)

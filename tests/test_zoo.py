@@ -18,12 +18,16 @@ devices:
   - device: local-ort-cpu
     formats: [onnx]
     budgets_ms: [0.0001, 1000]
+    latency_stat: p90
     lut_resolutions: [16, 32]
     calibrate: 3
-accuracy: {samples: 8, calib_images: 100, epochs: 50}
+accuracy: {samples: 8, calib_images: 100, epochs: 50, ensemble: 3, top_k: 3}
 search: {population: 30, generations: 15, pareto_generations: 8}
 bn_calib_images: 100
 export_latency_repeats: 5
+entry_warmup: 5
+entry_repeats: 40
+entry_passes: 2
 """
 
 
@@ -65,7 +69,8 @@ def test_card_figures_are_real_measurements(zoo):
     ok = next(r for r in json.loads((out / "index.json").read_text()) if r["status"] == "ok")
     card = json.loads((out / ok["path"] / "card.json").read_text())
     lat = card["latency_ms"]
-    assert lat["measured_median"] > 0 and lat["measured_count"] >= 10 and lat["measured_std"] >= 0
+    assert lat["measured_median"] > 0 and lat["measured_count"] == 80 and lat["measured_std"] >= 0
+    assert lat["measured"] == max(lat["measured_passes"]) and len(lat["measured_passes"]) == 2
     assert lat["device_fingerprint"]["device"] == "local-ort-cpu"
     assert 0 <= card["accuracy"]["top1"] <= 1 and card["accuracy"]["images"] == 359
     assert card["latency_ms"]["predicted_mean"] <= 1000
@@ -73,6 +78,26 @@ def test_card_figures_are_real_measurements(zoo):
         from ofa.io import sha256_file
 
         assert sha256_file(out / ok["path"] / name) == info["sha256"], name
+
+
+def test_declared_statistic_round_trips_through_lut_card_and_report(zoo):
+    out = zoo / "zoo"
+    manifest = json.loads((out / "_work/luts/local-ort-cpu/manifest.json").read_text())
+    assert manifest["budget_stat"] == "p90"
+    ok = next(r for r in json.loads((out / "index.json").read_text()) if r["status"] == "ok")
+    assert ok["stat"] == "p90" and ok["limit_ms"] == 1000 * 0.95
+    card = json.loads((out / ok["path"] / "card.json").read_text())
+    assert card["latency_ms"]["stat"] == "p90" and card["budget_ms"] == 1000
+    assert "p90" in (out / ok["path"] / "card.md").read_text() and "p90" in (out / "report.html").read_text()
+
+
+def test_entry_is_the_best_measured_of_the_top_k(zoo):
+    out = zoo / "zoo"
+    ok = next(r for r in json.loads((out / "index.json").read_text()) if r["status"] == "ok")
+    acc = json.loads((out / ok["path"] / "card.json").read_text())["accuracy"]
+    assert len(acc["candidates"]) == 3
+    assert acc["top1"] == max(c["top1"] for c in acc["candidates"])
+    assert acc["predicted_top1_std"] >= 0 and acc["rank_by"] == "mean"
 
 
 def test_exported_model_loads_and_matches_its_card(zoo):
@@ -110,3 +135,34 @@ def test_bad_zoo_config_is_a_clear_error(tmp_path):
     (tmp_path / "z.yaml").write_text("devices: []\nbogus: 1\n")
     proc = _zoo(tmp_path / "z.yaml", tmp_path / "o")
     assert proc.returncode == 2 and "bogus" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_slow_device_tightens_the_target_then_says_over_budget(zoo, tmp_path, monkeypatch):
+    """An injected slow device (every timing x 10^4): each round searches under a tighter target; after the
+    configured rounds the entry is over_budget with both figures, never ok."""
+    import shutil
+
+    import ofa.zoo.entry as entry_mod
+    from ofa.zoo.config import load_zoo_config
+    from ofa.zoo.pipeline import ZooBuilder
+
+    out = tmp_path / "zoo"
+    shutil.copytree(zoo / "zoo" / "_work", out / "_work")
+    real = entry_mod.measure_entry
+
+    def slow(*args, **kwargs):
+        figures = real(*args, **kwargs)
+        return figures | {"measured": figures["measured"] * 1e4}
+
+    monkeypatch.setattr(entry_mod, "measure_entry", slow)
+    config = load_zoo_config(zoo / "zoo.yaml")
+    config.devices[0].budgets_ms = [1000]
+    config.devices[0].latency_rounds = 2
+    rows = ZooBuilder(config, out).run()["rows"]
+    assert [r["status"] for r in rows] == ["over_budget"]
+    card = json.loads((out / rows[0]["path"] / "card.json").read_text())
+    rounds = card["latency_ms"]["rounds"]
+    assert len(rounds) == 2 and rounds[1]["target_ms"] < rounds[0]["target_ms"] == 950
+    assert all(r["measured_ms"] > 950 for r in rounds)
+    assert card["status"] == "over_budget" and "limit 950 ms" in card["reason"]
+    assert "over_budget" in (out / "report.html").read_text()

@@ -1,8 +1,10 @@
-"""The accuracy predictor: an MLP on one-hot sub-network features (OFA uses 3 x 400).
+"""The accuracy predictor: an ensemble of MLPs on one-hot sub-network features (OFA uses one 3 x 400).
 
-Trained on measured (config, top-1) rows. Inference runs in numpy on whole populations, so the
-search never touches torch. Evaluated by RMSE and Kendall tau on held-out rows, against a FLOPs
-rank baseline (how well "bigger is better" alone orders the same rows).
+Trained on measured (config, top-1) rows. Member 0 sees every row; the others each see a bootstrap
+resample (another seed), so the members' disagreement is the predictor's uncertainty: few rows, or a
+config far from them, give a wide spread. The prediction is the members' mean. Inference runs in
+numpy on whole populations, so the search never touches torch. Evaluated by RMSE and Kendall tau on
+held-out rows, against a FLOPs rank baseline (how well "bigger is better" alone orders the same rows).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 from ofa import __version__
 from ofa.errors import ArtifactError, ConfigError
 from ofa.io import atomic_write, atomic_write_json
-from ofa.search.encoding import encode, feature_size
+from ofa.search.encoding import encode
 from ofa.search.population import Population
 from ofa.spaces import SearchSpace
 from ofa.subnet import SubnetConfig
@@ -30,28 +32,45 @@ MANIFEST = "predictor.json"
 @dataclass
 class AccuracyPredictor:
     space: SearchSpace
-    weights: list[np.ndarray]  # W0, b0, W1, b1, ... (numpy, inference only)
+    members: list[list[np.ndarray]]  # per MLP: W0, b0, W1, b1, ... (numpy, inference only)
     target_mean: float
     target_std: float
     report: dict = field(default_factory=dict)
 
     def __call__(self, pop: Population) -> np.ndarray:
-        """Predicted top-1 (0..1) for every config of ``pop``."""
-        h = encode(self.space, pop)
-        for i in range(0, len(self.weights) - 2, 2):
-            h = np.maximum(h @ self.weights[i] + self.weights[i + 1], 0.0)
-        out = h @ self.weights[-2] + self.weights[-1]
-        return out[:, 0] * self.target_std + self.target_mean
+        """Predicted top-1 (0..1) for every config of ``pop``: the ensemble's mean."""
+        return self.predict_with_spread(pop)[0]
+
+    def predict_with_spread(self, pop: Population) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, std) of the members' top-1 predictions; std is 0 for a single-member predictor."""
+        h0 = encode(self.space, pop)
+        outs = np.stack([self._member(weights, h0) for weights in self.members])
+        return outs.mean(axis=0), outs.std(axis=0)
+
+    def lower_bound(self, pop: Population) -> np.ndarray:
+        """Mean minus one ensemble std: ranks a well-supported config above an equally good guess."""
+        mean, std = self.predict_with_spread(pop)
+        return mean - std
+
+    def _member(self, weights: list[np.ndarray], h: np.ndarray) -> np.ndarray:
+        for i in range(0, len(weights) - 2, 2):
+            h = np.maximum(h @ weights[i] + weights[i + 1], 0.0)
+        return (h @ weights[-2] + weights[-1])[:, 0] * self.target_std + self.target_mean
 
     def predict_configs(self, configs: list[SubnetConfig]) -> np.ndarray:
         return self(Population.from_configs(self.space, configs))
+
+    def fingerprint(self) -> float:
+        """A cheap number that changes whenever the weights do (for caches keyed by the predictor)."""
+        return float(sum(float(m[-2].sum()) for m in self.members))
 
     def save(self, out: "str | Path") -> Path:
         from safetensors.numpy import save_file
 
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        tensors = {f"w{i}": np.ascontiguousarray(w, dtype=np.float32) for i, w in enumerate(self.weights)}
+        tensors = {f"m{m}.w{i}": np.ascontiguousarray(w, dtype=np.float32)
+                   for m, weights in enumerate(self.members) for i, w in enumerate(weights)}
         atomic_write(out / WEIGHTS, lambda tmp: save_file(tensors, str(tmp)))
         atomic_write_json(out / MANIFEST, {"schema_version": 1, "kind": "accuracy_predictor", "tool_version": __version__,
                                            "space": self.space.model_dump(mode="json"), "target_mean": self.target_mean,
@@ -67,8 +86,13 @@ class AccuracyPredictor:
             raise ArtifactError(f"{path} is not an accuracy predictor directory (no {MANIFEST}); build one with `ofa acc build`")
         meta = json.loads((path / MANIFEST).read_text())
         tensors = load_file(str(path / WEIGHTS))
-        weights = [tensors[f"w{i}"] for i in range(len(tensors))]
-        return cls(SearchSpace.from_dict(meta["space"]), weights, meta["target_mean"], meta["target_std"], meta.get("report", {}))
+        if "w0" in tensors:  # one MLP (written before ensembles)
+            members = [[tensors[f"w{i}"] for i in range(len(tensors))]]
+        else:
+            n_members = 1 + max(int(k.split(".")[0][1:]) for k in tensors)
+            members = [[tensors[f"m{m}.w{i}"] for i in range(sum(k.startswith(f"m{m}.") for k in tensors))]
+                       for m in range(n_members)]
+        return cls(SearchSpace.from_dict(meta["space"]), members, meta["target_mean"], meta["target_std"], meta.get("report", {}))
 
 
 def _mlp(n_in: int, hidden: int, layers: int) -> torch.nn.Sequential:
@@ -80,16 +104,29 @@ def _mlp(n_in: int, hidden: int, layers: int) -> torch.nn.Sequential:
 
 
 def fit(space: SearchSpace, configs: list[SubnetConfig], accuracy: np.ndarray, hidden: int = 400, layers: int = 3,
-        epochs: int = 400, lr: float = 1e-3, weight_decay: float = 1e-4, seed: int = 0) -> AccuracyPredictor:
-    """Train the MLP on (config, accuracy) pairs (full-batch Adam with cosine decay; seeded)."""
+        epochs: int = 400, lr: float = 1e-3, weight_decay: float = 1e-4, seed: int = 0, members: int = 5) -> AccuracyPredictor:
+    """Train ``members`` MLPs on (config, accuracy) pairs (full-batch Adam with cosine decay; seeded).
+
+    Member 0 trains on every row, member m > 0 on a bootstrap resample drawn with seed ``(seed, m)``."""
     if len(configs) < 5:
         raise ConfigError(f"need at least 5 measured sub-networks to fit a predictor, got {len(configs)}")
-    torch.manual_seed(seed)
+    if members < 1:
+        raise ConfigError(f"an accuracy predictor needs at least one ensemble member, got {members}")
     x = torch.from_numpy(encode(space, Population.from_configs(space, configs)))
-    y = torch.as_tensor(accuracy, dtype=torch.float32)
+    y = torch.tensor(np.asarray(accuracy, dtype=np.float32))
     mean, std = float(y.mean()), float(y.std().clamp_min(1e-6))
     target = ((y - mean) / std)[:, None]
-    model = _mlp(feature_size(space), hidden, layers)
+    weights = []
+    for m in range(members):
+        rows = np.arange(len(y)) if m == 0 else np.random.default_rng([seed, m]).integers(0, len(y), len(y))
+        weights.append(_fit_member(x[rows], target[rows], hidden, layers, epochs, lr, weight_decay, seed + m))
+    return AccuracyPredictor(space, weights, mean, std)
+
+
+def _fit_member(x: torch.Tensor, target: torch.Tensor, hidden: int, layers: int, epochs: int, lr: float,
+                weight_decay: float, seed: int) -> list[np.ndarray]:
+    torch.manual_seed(seed)
+    model = _mlp(x.shape[1], hidden, layers)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
     for _ in range(epochs):
@@ -101,7 +138,7 @@ def fit(space: SearchSpace, configs: list[SubnetConfig], accuracy: np.ndarray, h
     for layer in model:
         if isinstance(layer, torch.nn.Linear):
             weights += [layer.weight.detach().numpy().T.copy(), layer.bias.detach().numpy().copy()]
-    return AccuracyPredictor(space, weights, mean, std)
+    return weights
 
 
 def rank_metrics(pred: np.ndarray, true: np.ndarray) -> dict:
@@ -123,10 +160,15 @@ def fit_and_evaluate(space: SearchSpace, table: pd.DataFrame, holdout: float = 0
     report: dict = {"n_rows": len(configs), "n_train": len(train), "n_test": len(test)}
     report["flops_baseline"] = rank_metrics(table["mflops"].to_numpy()[test], acc[test]) | {"rmse_pct": None}
     report["curve"] = []
-    for n in sorted({c for c in curve if c < len(train)} | {len(train)}):
+    for n in sorted({c for c in curve if c < len(train)}):
         model = fit(space, pick(train[:n]), acc[train[:n]], seed=seed, **fit_args)
         report["curve"].append({"n_train": int(n), **rank_metrics(model.predict_configs(pick(test)), acc[test])})
-    final = fit(space, pick(train), acc[train], seed=seed, **fit_args)
-    report["held_out"] = rank_metrics(final.predict_configs(pick(test)), acc[test])
+    held = fit(space, pick(train), acc[train], seed=seed, **fit_args)
+    mean, spread = held.predict_with_spread(Population.from_configs(space, pick(test)))
+    report["curve"].append({"n_train": len(train), **rank_metrics(mean, acc[test])})
+    report["held_out"] = rank_metrics(mean, acc[test]) | {
+        "members": len(held.members), "mean_spread_pct": float(100 * spread.mean()),
+        "within_2_spread": float(np.mean(np.abs(mean - acc[test]) <= 2 * spread + 1e-12))}
+    final = fit(space, configs, acc, seed=seed, **fit_args)  # the held-out rows were for the report; use them too
     final.report = report
     return final

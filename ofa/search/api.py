@@ -21,6 +21,7 @@ from ofa.spaces import SearchSpace
 
 log = logging.getLogger(__name__)
 UNBOUNDED = 1e30
+RANK_BY = ("mean", "lower_bound")
 
 
 @dataclass
@@ -33,8 +34,11 @@ class SearchProblem:
     latency: dict[str, Cost] = field(default_factory=dict)  # device name -> latency cost (ms)
     flops_m: float | None = None
     params_m: float | None = None
+    rank_by: str = "mean"  # "mean": the predictor's mean; "lower_bound": mean - ensemble std
 
     def __post_init__(self) -> None:
+        if self.rank_by not in RANK_BY:
+            raise ConfigError(f"rank_by must be one of {list(RANK_BY)}, got {self.rank_by!r}")
         if self.accuracy.space.id != self.space.id:
             raise ConfigError(f"accuracy predictor is for space {self.accuracy.space.id}, not {self.space.id}")
         self.flops = additive_cost("mflops", "MFLOPs", flops_table(self.space, self.num_classes))
@@ -48,14 +52,19 @@ class SearchProblem:
             out.append(Constraint(self.params, self.params_m))
         return out
 
+    def fitness(self, pop: Population) -> np.ndarray:
+        """What the search maximises: the predicted top-1's mean, or its lower bound (see ``rank_by``)."""
+        return self.accuracy(pop) if self.rank_by == "mean" else self.accuracy.lower_bound(pop)
+
     def describe(self, pop: Population) -> list[dict]:
-        """Predicted accuracy, latency (mean/std) on every device, FLOPs and params of each row."""
-        acc = self.accuracy(pop)
+        """Predicted accuracy (mean, ensemble std), latency (mean/std) on every device, FLOPs and params of each row."""
+        acc, acc_std = self.accuracy.predict_with_spread(pop)
         lat = {name: (cost(pop), cost.spread(pop) if cost.spread else np.zeros(len(pop))) for name, cost in self.latency.items()}
         flops, params = self.flops(pop), self.params(pop)
         rows = []
         for i, cfg in enumerate(pop.configs(self.space)):
             rows.append({"subnet": cfg.to_dict(), "arch": cfg.arch_string(self.space), "predicted_top1": float(acc[i]),
+                         "predicted_top1_std": float(acc_std[i]),
                          "latency_ms": {n: {"mean": float(m[i]), "std": float(s[i])} for n, (m, s) in lat.items()},
                          "mflops": float(flops[i]), "params_m": float(params[i])})
         return rows
@@ -73,11 +82,34 @@ def best_under_budget(problem: SearchProblem, device: str | None, latency_ms: fl
     constraints = problem.base_constraints()
     if device is not None:  # unbounded still keeps the search on resolutions the device's table covers
         constraints.append(Constraint(_device_cost(problem, device), UNBOUNDED if latency_ms is None else latency_ms))
-    result = evolve(problem.space, problem.accuracy, constraints, settings)
+    result = evolve(problem.space, problem.fitness, constraints, settings)
     row = problem.describe(result.best)[0]
     row |= {"device": device, "latency_budget_ms": latency_ms, "search_seconds": result.seconds,
             "evaluations": result.evaluations, "feasible": True}
     return row, result.history
+
+
+def top_candidates(problem: SearchProblem, device: str, latency_ms: float, k: int,
+                   settings: EvolutionSettings = EvolutionSettings()) -> list[dict]:
+    """The ``k`` best distinct sub-networks the search met under ``latency_ms`` on ``device``, best first.
+
+    Every candidate the evolution evaluated meets the constraints, so these are the search's own
+    runners-up: measuring them and keeping the best *measured* one counters the winner's curse of
+    taking the single best-predicted network.
+    """
+    if k < 1:
+        raise ConfigError(f"top-k needs k >= 1, got {k}")
+    row, history = best_under_budget(problem, device, latency_ms, settings)
+    pop = history.population()
+    keys = np.ascontiguousarray(pop.key_rows(problem.space), dtype=np.int8)
+    _, first = np.unique(keys, axis=0, return_index=True)
+    fitness = np.concatenate(history.fitness)[first]
+    best = first[np.argsort(-fitness, kind="stable")[:k]]
+    rows = problem.describe(pop.take(best))
+    for rank, cand in enumerate(rows):
+        cand |= {"device": device, "latency_budget_ms": latency_ms, "feasible": True, "rank": rank,
+                 "search_seconds": row["search_seconds"], "evaluations": row["evaluations"]}
+    return rows
 
 
 def search_many(problem: SearchProblem, budgets: dict[str | None, list[float | None]],

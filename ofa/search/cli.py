@@ -82,6 +82,9 @@ def search_cmd(
         costs[name] = cost
     problem = SearchProblem(space, predictor, int(manifest["num_classes"]), costs, flops_m, params_m)
     settings = EvolutionSettings(population=population, generations=generations, seed=seed)
+    bad = [b for b in latency_ms if not (b > 0 and b != float("inf"))]
+    if bad:
+        raise ConfigError(f"--latency-ms must be positive, finite milliseconds; got {bad}")
     if latency_ms and not costs:
         raise ConfigError("--latency-ms needs at least one --device (a device name or a LUT directory)")
     if pareto_front:

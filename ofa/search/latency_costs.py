@@ -59,11 +59,12 @@ def predictor_cost(predictor, space: SearchSpace, name: str) -> Cost:
     return cost
 
 
-def load_latency_cost(spec: str, space: SearchSpace, kind: str = "auto") -> tuple[str, Cost]:
-    """(device name, latency cost in ms) from a LUT directory (its predictor: ``kind``)."""
+def load_latency_cost(spec: str, space: SearchSpace, kind: str = "auto", stat: "str | None" = None) -> tuple[str, Cost]:
+    """(device name, latency cost in ms) from a LUT directory (its predictor: ``kind``), predicting the declared
+    budget statistic ``stat`` (default: the table's, i.e. the device's; see :func:`latency.load_predictor`)."""
     from latency import load_predictor
     from latency.table import LatencyTable
 
     table = LatencyTable.load(_lut_dir(spec))
     name = str(table.manifest.get("device", {}).get("device") or Path(spec).name)
-    return name, predictor_cost(load_predictor(table, kind), space, name)
+    return name, predictor_cost(load_predictor(table, kind, target=stat), space, name)

@@ -46,12 +46,18 @@ class StageConfig(_Strict):
     subnets_per_step: int = Field(default=1, ge=1)
     sandwich: bool = Field(default=False, description="largest + smallest + random sub-networks each step")
     kd_weight: float = Field(default=0.0, ge=0)
+    kd_source: Literal["teacher", "inplace"] = Field(
+        default="teacher", description="teacher: the frozen full network of loss.teacher_stage (OFA); inplace: the "
+        "step's first (largest) sub-network, live, as in BigNAS; it trains on the labels alone")
     reorganize_channels: bool = False
 
     @model_validator(mode="after")
     def _sandwich_needs_two(self) -> "StageConfig":
         if self.sandwich and self.subnets_per_step < 2:
             raise ValueError(f"stage {self.name!r}: sandwich needs subnets_per_step >= 2 (largest + smallest)")
+        if self.kd_source == "inplace" and self.kd_weight > 0 and not self.sandwich:
+            raise ValueError(f"stage {self.name!r}: kd_source 'inplace' distils from the step's largest sub-network; "
+                             "set sandwich: true (largest first) or kd_source: teacher")
         return self
 
 
@@ -88,6 +94,7 @@ class TrainConfig(_Strict):
     batch_size: int = Field(default=64, ge=1, description="global batch (split across DDP ranks)")
     epochs_scale: float = Field(default=0.01, gt=0, description="multiplies every stage's epochs")
     dropout: float = Field(default=0.1, ge=0, lt=1)
+    augment: bool = Field(default=True, description="random-crop (and flip, where the dataset allows) training images")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     channels_last: bool = Field(default=True, description="NHWC memory format (faster convolutions on CPU and GPU)")
     workers: int = Field(default=0, ge=0)
@@ -191,7 +198,7 @@ def _check_teacher(config: TrainConfig) -> None:
     if teacher is not None and teacher not in names:
         raise ConfigError(f"loss.teacher_stage={teacher!r} is not a stage of the schedule {names}; "
                           "name one of them, or set it to null when no stage uses KD")
-    first_kd = next((i for i, s in enumerate(config.schedule) if s.kd_weight > 0), None)
+    first_kd = next((i for i, s in enumerate(config.schedule) if s.kd_weight > 0 and s.kd_source == "teacher"), None)
     if first_kd is None:
         return
     if teacher is None or first_kd <= names.index(teacher):

@@ -71,7 +71,8 @@ def run_stage(run: Run, index: int) -> None:
     if run.optimizer_state is not None and run.state.step > 0:
         optimizer.load_state_dict(run.optimizer_state)
     run.optimizer_state = None
-    stream = batch_stream(run.source, config.batch_size, config.seed, index, run.state.step, ctx.rank, ctx.world_size, config.workers)
+    stream = batch_stream(run.source, config.batch_size, config.seed, index, run.state.step, ctx.rank, ctx.world_size,
+                          config.workers, config.augment)
     run.reporter.start_stage(stage.name, index, len(config.schedule), total, run.state.step)
     window = _Window()
     for step in range(run.state.step, total):
@@ -105,13 +106,16 @@ def train_step(run: Run, optimizer: torch.optim.Optimizer, stage: StageConfig, c
     net.train()
     optimizer.zero_grad(set_to_none=True)
     try:
-        soft = teacher_logits(run.teacher, images) if stage.kd_weight > 0 else None
+        inplace = stage.kd_source == "inplace"
+        soft = teacher_logits(run.teacher, images) if stage.kd_weight > 0 and not inplace else None
         sums = {"loss": 0.0, "ce": 0.0, "kd": 0.0, "acc": 0.0}
-        for cfg in configs:
+        for i, cfg in enumerate(configs):
             net.set_active(cfg)
             logits = net(images)
             loss, parts = training_loss(logits, labels, soft, stage.kd_weight, loss_cfg.ce_weight,
                                         loss_cfg.label_smoothing, loss_cfg.kd_temperature)
+            if inplace and i == 0 and stage.kd_weight > 0:  # the largest teaches the rest of this step (BigNAS)
+                soft = logits.detach()
             loss.backward()
             sums["loss"] += float(loss.detach())
             sums["ce"] += parts["ce"]

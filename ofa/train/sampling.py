@@ -71,7 +71,8 @@ def steps_per_epoch(source: DataSource, batch_size: int) -> int:
 
 
 def batch_stream(source: DataSource, batch_size: int, seed: int, stage: int, start_step: int,
-                 rank: int = 0, world: int = 1, workers: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+                 rank: int = 0, world: int = 1, workers: int = 0,
+                 augment: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """This rank's ``(images, labels)`` for steps ``start_step, start_step + 1, ...`` of a stage (endless)."""
     per_epoch = steps_per_epoch(source, batch_size)
     step = start_step
@@ -80,7 +81,7 @@ def batch_stream(source: DataSource, batch_size: int, seed: int, stage: int, sta
         epoch_seed = mix(seed, "data", stage, epoch)
         sampler = ShardSampler(len(source.split("train").labels), batch_size, epoch_seed, rank, world, first)
         loader = source.loader("train", batch_size=batch_size // world, sampler=sampler, workers=workers,
-                               seed=epoch_seed % (2**63), drop_last=True)
+                               seed=epoch_seed % (2**63), drop_last=True, train=augment)
         for images, labels in loader:
             yield images, labels
             step += 1

@@ -37,21 +37,38 @@ def _fmt(value, digits: int = 3) -> str:
 
 def render_markdown(card: dict) -> str:
     lat = card.get("latency_ms", {})
+    acc = card.get("accuracy", {})
+    stat = lat.get("stat", "median")
     lines = [
         f"# {card['name']}",
         "",
-        f"Sub-network of `{card['space']}` for device **{card['device']}** under a {card['budget_ms']:g} ms budget.",
+        f"Sub-network of `{card['space']}` for device **{card['device']}** under a {card['budget_ms']:g} ms budget "
+        f"on the **{stat}** of plain timed runs. Status: **{card.get('status', 'ok')}**"
+        + (f" ({card['reason']})" if card.get("reason") else "") + ".",
         "",
         "| figure | value |",
         "|---|---|",
-        f"| top-1 accuracy (measured, {card.get('accuracy', {}).get('split', 'val')} split) | {_fmt(100 * card['accuracy']['top1'], 4)} % |",
-        f"| top-1 accuracy (predicted) | {_fmt(100 * card['accuracy']['predicted_top1'], 4)} % |",
-        f"| latency predicted | {_fmt(lat.get('predicted_mean'))} ± {_fmt(lat.get('predicted_std'), 2)} ms |",
-        f"| latency measured on the device ({lat.get('measured_format', '?')}), as predicted ({lat.get('measured_stat', 'median')}) | {_fmt(lat.get('measured', lat.get('measured_median')))} ms |",
-        f"| latency measured on the device, median of {lat.get('measured_count', '?')} runs | {_fmt(lat.get('measured_median'))} ms |",
+        f"| top-1 accuracy (measured, {acc.get('split', 'val')} split, {acc.get('images', '?')} images) | {_pct(acc.get('top1'))} |",
+        f"| top-1 accuracy (predicted, ensemble mean ± std) | {_pct(acc.get('predicted_top1'))} ± "
+        f"{_pct(acc.get('predicted_top1_std'))} |",
+        f"| latency budget ({stat}) / limit with the {100 * lat.get('margin', 0):g} % noise margin | "
+        f"{_fmt(card['budget_ms'])} / {_fmt(lat.get('limit_ms'))} ms |",
+        f"| latency predicted ({stat}) | {_fmt(lat.get('predicted_mean'))} ± {_fmt(lat.get('predicted_std'), 2)} ms |",
+        f"| latency measured on the device ({lat.get('measured_format', '?')}), {stat}, slowest of "
+        f"{len(lat.get('measured_passes', [])) or '?'} runs | {_fmt(lat.get('measured'))} ms |",
+        f"| latency measured, all runs pooled: median / min of {lat.get('measured_count', '?')} | "
+        f"{_fmt(lat.get('measured_median'))} / {_fmt(lat.get('measured_min'))} ms |",
+        f"| search rounds (target ms -> measured ms) | {_rounds(lat.get('rounds', []))} |",
         f"| MFLOPs (MACs) | {_fmt(card['mflops'], 4)} |",
         f"| parameters | {_fmt(card['params_m'], 4)} M |",
         f"| input | {card['input']['layout']} {card['input']['shape']}, mean {card['input']['mean']}, std {card['input']['std']} |",
+        "",
+        f"Candidates measured (search ranked by the predicted {acc.get('rank_by', 'mean')}; the best measured is kept):",
+        "",
+        "| rank | predicted top-1 | measured top-1 | predicted ms |",
+        "|---|---|---|---|",
+        *[f"| {c['rank']} | {_pct(c['predicted_top1'])} | {_pct(c['top1'])} | {_fmt(c.get('latency_predicted_ms'))} |"
+          for c in acc.get("candidates", [])],
         "",
         "## Exports",
         "",
@@ -67,6 +84,14 @@ def render_markdown(card: dict) -> str:
     lines += ["", "## Files (sha256)", ""]
     lines += [f"- `{name}` {info['sha256'][:16]}… ({info['bytes']} bytes)" for name, info in card.get("files", {}).items()]
     return "\n".join(lines) + "\n"
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f} %"
+
+
+def _rounds(rounds: list[dict]) -> str:
+    return ", ".join(f"{r['target_ms']:.4g} -> {r['measured_ms']:.4g}" for r in rounds) or "n/a"
 
 
 def _json(obj) -> str:

@@ -1,17 +1,19 @@
 """``zoo.yaml``: what to build. Unknown keys are errors; every field has a working default.
 
-The embedded default (no config) is the demo: the built-in digits, a short progressive-shrinking
-run of the 32x32 space, the two local devices that run here (onnxruntime CPU, LiteRT CPU), three
-latency budgets per device spread over the reachable range, ONNX + TFLite exports.
+The embedded default (no config) is the demo: the built-in digits, a short supernet training (the `demo`
+preset) of the 32x32 space, onnxruntime on this CPU, three latency budgets spread over the reachable
+range, ONNX exports. LiteRT (TFLite) is one more line of a zoo.yaml (see docs/zoo.md).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from devices.spec import LatencyStat
 from ofa.errors import ConfigError
 
 
@@ -39,17 +41,39 @@ class DeviceTarget(_Strict):
     device: str  # catalog name (`ofa device list`) or a device YAML file
     budgets_ms: Union[list[float], Literal["auto"]] = "auto"
     auto_budgets: int = Field(3, ge=1, le=10)
+    latency_stat: Optional[LatencyStat] = Field(None, description="statistic of plain timed runs a budget promises "
+                                                "(default: the device's latency_stat, median unless it says otherwise)")
+    latency_margin: float = Field(0.05, ge=0, lt=0.5, description="an entry is ok when its measured statistic is at "
+                                  "most budget * (1 - margin): headroom for the device's run-to-run noise")
+    latency_rounds: int = Field(3, ge=1, le=10, description="searches per budget: each round after the first "
+                                "targets a tighter internal budget when the entry measured over")
     formats: list[str] = Field(default_factory=lambda: ["onnx"])
     precision: list[str] = Field(default_factory=lambda: ["fp32"])
     lut_resolutions: Optional[list[int]] = None  # default: every resolution of the space
     calibrate: int = Field(6, ge=0, description="end-to-end measurements for the calibrated latency predictor")
     validate_n: int = Field(0, ge=0, description="sub-networks for `lut validate` (0 = skip)")
 
+    @field_validator("budgets_ms")
+    @classmethod
+    def _positive_budgets(cls, value):
+        if value == "auto":
+            return value
+        if not value:
+            raise ValueError("budgets_ms is empty; list budgets in ms (e.g. [0.5, 1.0]) or say 'auto'")
+        bad = [b for b in value if not math.isfinite(b) or b <= 0]
+        if bad:
+            raise ValueError(f"budgets must be positive, finite milliseconds; got {bad}")
+        return value
+
 
 class AccuracySettings(_Strict):
-    samples: int = Field(60, ge=5)
+    samples: int = Field(50, ge=5)
     calib_images: int = 300
     epochs: int = 300
+    ensemble: int = Field(5, ge=1, description="MLPs in the predictor; their spread is its uncertainty")
+    rank_by: Literal["mean", "lower_bound"] = Field("mean", description="what the search maximises: the predicted "
+                                                    "mean, or mean - ensemble std")
+    top_k: int = Field(4, ge=1, description="best predicted candidates per budget evaluated for real; the best measured wins")
 
 
 class SearchSettings(_Strict):
@@ -64,14 +88,18 @@ class ZooConfig(_Strict):
     space: str = "ofa_mbv3_in32_d234_e346_k357_w1.0"
     data: str = "builtin"
     supernet: SupernetSource = Field(default_factory=SupernetSource)
+    # The demo profiles onnxruntime only: a LiteRT table costs ~5 min of micro-model conversions here, which
+    # the 15-minute demo spends on training instead (add `- {device: local-litert-cpu, formats: [tflite]}`).
     devices: list[DeviceTarget] = Field(default_factory=lambda: [
-        DeviceTarget(device="local-ort-cpu", formats=["onnx"], validate_n=20),
-        DeviceTarget(device="local-litert-cpu", formats=["tflite"], calibrate=3),  # ~17 s per whole-net conversion
+        DeviceTarget(device="local-ort-cpu", formats=["onnx"], calibrate=10, validate_n=10),
     ])
     accuracy: AccuracySettings = Field(default_factory=AccuracySettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     bn_calib_images: int = 500
     export_latency_repeats: int = 30
+    entry_warmup: int = Field(50, ge=0, description="untimed runs before an entry's latency is timed on its device")
+    entry_repeats: int = Field(300, ge=5, description="timed runs per pass of an entry (plain loop, no drift anchor)")
+    entry_passes: int = Field(5, ge=1, description="separate timing runs of an entry; the slowest pass is the promise")
 
     @model_validator(mode="after")
     def _devices(self) -> "ZooConfig":

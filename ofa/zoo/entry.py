@@ -7,8 +7,6 @@ import os
 import shutil
 from pathlib import Path
 
-import pandas as pd
-import torch
 
 from ofa import __version__
 from ofa.zoo.card import CARD_JSON, write_card
@@ -20,39 +18,111 @@ def entry_name(space_id: str, device: str, budget_ms: float) -> str:
     return f"{space_id}.{device}-{budget_ms:g}ms"
 
 
-def build_entry(config, out: Path, supernet, supernet_dir: Path, evaluator, state, row: dict, status) -> dict:
+def build_entry(config, out: Path, supernet, supernet_dir: Path, evaluator, state, problem, budget_ms: float,
+                status) -> dict:
+    """The entry of one (device, budget): closed-loop search, measured choice, export, on-device latency, card."""
+    from ofa.errors import InfeasibleError
+    from ofa.zoo.budget import meet_budget
     from ofa.zoo.pipeline import _safe, file_hash, inputs_hash
 
     target = state.target
-    name = _safe(entry_name(supernet.space.id, target.device, row["latency_budget_ms"]))
-    base = {"name": name, "device": target.device, "budget_ms": row["latency_budget_ms"]}
-    if not row.get("feasible", True):
-        return base | {"status": "infeasible", "reason": row.get("reason", ""),
-                       "card": {"latency_ms": {"predicted_mean": row.get("min_latency_ms")}}}
-    key = inputs_hash(file_hash(supernet_dir / "weights.safetensors"), row["subnet"], target.model_dump(),
-                      config.bn_calib_images, config.data, __version__)
+    name = _safe(entry_name(supernet.space.id, target.device, budget_ms))
+    base = {"name": name, "device": target.device, "budget_ms": budget_ms}
+    key = inputs_hash(file_hash(supernet_dir / "weights.safetensors"), state.search_key, budget_ms, target.model_dump(),
+                      config.bn_calib_images, config.data, config.accuracy.model_dump(), config.search.model_dump(),
+                      config.entry_warmup, config.entry_repeats, config.entry_passes, __version__)
     final = out / name
-    card_path = final / CARD_JSON
-    if card_path.is_file():
-        import json
-
-        card = json.loads(card_path.read_text())
-        if card.get("inputs_hash") == key:
-            return base | {"status": "ok", "card": card}
+    cached = _cached_card(final / CARD_JSON, key)
+    if cached is not None:
+        state.winners.append(winner_row(cached))
+        return base | {"status": cached["status"], "reason": cached.get("reason", ""), "card": cached}
+    fastest, _ = state.cost.minimum()
+    if fastest > budget_ms * (1 - target.latency_margin):  # fail fast, before any build
+        return base | {"status": "infeasible", "card": {"latency_ms": {"predicted_mean": fastest}},
+                       "reason": f"no sub-network meets {budget_ms:g} ms less the {100 * target.latency_margin:g} % "
+                                 f"margin: the smallest reachable is {fastest:.4g} ms ({state.latency_stat}, predicted); "
+                                 "raise the budget"}
     status(f"building {name}")
-    tmp = out / f".tmp-{name}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    card = _build(config, tmp, supernet, supernet_dir, evaluator, state, row) | {"name": name, "inputs_hash": key}
+
+    def attempt(index: int, target_ms: float) -> tuple[float, tuple[Path, dict]]:
+        tmp = _fresh(out / f".tmp-{name}-r{index}")
+        card = _build_round(config, tmp, supernet, supernet_dir, evaluator, state, problem, target_ms)
+        measured = card["latency_ms"].get("measured")
+        status(f"{name} round {index + 1}: target {target_ms:.4g} ms, measured {_fmt_ms(measured)} "
+               f"({state.latency_stat})")
+        return (float("inf") if measured is None else measured), (tmp, card)
+
+    try:
+        outcome = meet_budget(budget_ms, target.latency_margin, target.latency_rounds, attempt)
+    except InfeasibleError as exc:
+        value, _ = state.cost.minimum()
+        return base | {"status": "infeasible", "reason": str(exc), "card": {"latency_ms": {"predicted_mean": value}}}
+    tmp, card = outcome.chosen.result
+    card |= {"name": name, "inputs_hash": key, "status": outcome.status, "reason": outcome.reason, "budget_ms": budget_ms}
+    card["latency_ms"] |= {"budget_ms": budget_ms, "limit_ms": outcome.limit_ms, "margin": target.latency_margin,
+                           "rounds": [r.summary() for r in outcome.rounds]}
     write_card(tmp, card)
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
-    return base | {"status": "ok", "card": card}
+    state.winners.append(winner_row(card))
+    for r in outcome.rounds:  # the rounds not kept
+        shutil.rmtree(r.result[0], ignore_errors=True)
+    return base | {"status": outcome.status, "reason": outcome.reason, "card": card}
 
 
-def _build(config, tmp: Path, supernet, supernet_dir: Path, evaluator, state, row: dict) -> dict:
+def winner_row(card: dict) -> dict:
+    """An entry as a search row again: a candidate for the device's larger budgets."""
+    acc, lat = card["accuracy"], card["latency_ms"]
+    return {"subnet": card["subnet"], "arch": card["arch"], "predicted_top1": acc["predicted_top1"],
+            "predicted_top1_std": acc.get("predicted_top1_std", 0.0), "mflops": card["mflops"],
+            "params_m": card["params_m"], "latency_budget_ms": card["budget_ms"], "rank": "smaller budget",
+            "latency_ms": {card["device"]: {"mean": lat["predicted_mean"], "std": lat["predicted_std"]}}}
+
+
+def _cached_card(path: Path, key: str) -> dict | None:
+    if not path.is_file():
+        return None
+    import json
+
+    card = json.loads(path.read_text())
+    return card if card.get("inputs_hash") == key and card.get("status") else None
+
+
+def _fresh(path: Path) -> Path:
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
+
+
+def _fmt_ms(value) -> str:
+    return "n/a" if value is None else f"{value:.4g} ms"
+
+
+def _build_round(config, tmp: Path, supernet, supernet_dir: Path, evaluator, state, problem, target_ms: float) -> dict:
+    """Top-K candidates under ``target_ms``, the best measured one built into ``tmp``; its card."""
+    from ofa.search.api import top_candidates
+    from ofa.search.evolution import EvolutionSettings
+    from ofa.zoo.select import pick_by_measured
+
+    s = config.search
+    settings = EvolutionSettings(population=s.population, generations=s.generations, seed=s.seed)
+    device = state.target.device
+    candidates = top_candidates(problem, device, target_ms, config.accuracy.top_k, settings)
+    seen = {c["arch"] for c in candidates}
+    for winner in state.winners:  # a larger budget may keep a smaller one's network: accuracy never falls
+        if winner["arch"] not in seen and winner["latency_ms"][device]["mean"] <= target_ms:
+            candidates.append(winner | {"latency_budget_ms": target_ms})
+            seen.add(winner["arch"])
+    row, net, accuracy, selection = pick_by_measured(evaluator, supernet.space, candidates)
+    card = _build(config, tmp, supernet, supernet_dir, state, row, net, accuracy)
+    card["accuracy"] |= {"rank_by": problem.rank_by, "candidates": selection}
+    card["latency_ms"]["search_target_ms"] = target_ms
+    return card
+
+
+def _build(config, tmp: Path, supernet, supernet_dir: Path, state, row: dict, net, accuracy: dict) -> dict:
     from export.api import export_model
 
     from ofa.artifacts import ModelInfo, save_subnet
@@ -60,8 +130,6 @@ def _build(config, tmp: Path, supernet, supernet_dir: Path, evaluator, state, ro
 
     target, device = state.target, state.target.device
     cfg = SubnetConfig.from_dict(row["subnet"], supernet.space)
-    net = evaluator.prepare(cfg)
-    accuracy = evaluator.accuracy(net, cfg.r)
     base_info = supernet.info
     info = ModelInfo(num_classes=base_info.num_classes, mean=base_info.mean, std=base_info.std, labels=base_info.labels,
                      config={"command": "zoo", "device": device, "budget_ms": row["latency_budget_ms"],
@@ -72,14 +140,15 @@ def _build(config, tmp: Path, supernet, supernet_dir: Path, evaluator, state, ro
     report = export_model(tmp / "subnet", formats=target.formats, precision=target.precision, out=tmp / "export",
                           calib_data=config.data, nhwc=layout == "nhwc", latency_repeats=config.export_latency_repeats)
     exports = [_export_row(r, tmp) for r in report.results]
-    measured = _measure_on_device(device, exports, cfg, tmp, state.lut_dir)
+    measured = measure_entry(device, exports, cfg, tmp, state.latency_stat, config.entry_warmup, config.entry_repeats,
+                             config.entry_passes)
     pred = row["latency_ms"][device]
     return {
-        "schema_version": 1, "tool_version": __version__, "space": supernet.space.id, "device": device,
+        "schema_version": 2, "tool_version": __version__, "space": supernet.space.id, "device": device,
         "budget_ms": row["latency_budget_ms"], "subnet": cfg.to_dict(), "arch": row["arch"],
         "accuracy": {"top1": accuracy["top1"], "loss": accuracy["loss"], "split": "val", "images": accuracy["val_images"],
-                     "predicted_top1": row["predicted_top1"]},
-        "latency_ms": {"predicted_mean": pred["mean"], "predicted_std": pred["std"], **measured},
+                     "predicted_top1": row["predicted_top1"], "predicted_top1_std": row.get("predicted_top1_std", 0.0)},
+        "latency_ms": {"stat": state.latency_stat, "predicted_mean": pred["mean"], "predicted_std": pred["std"], **measured},
         "mflops": row["mflops"], "params_m": row["params_m"], "exports": exports,
         "input": {"shape": list(_shape(cfg.r, layout)), "layout": layout.upper(), "mean": list(info.mean),
                   "std": list(info.std), "range": "RGB in [0, 1], then (x - mean) / std"},
@@ -106,40 +175,40 @@ def _export_row(result, tmp: Path) -> dict:
             "latency_here_ms": (result.latency or {}).get("median_ms")}
 
 
-def _measure_on_device(device: str, exports: list[dict], cfg, tmp: Path, lut_dir: Path) -> dict:
-    """Latency of the exported file in the device's own format, measured by the device's runner.
+def measure_entry(device: str, exports: list[dict], cfg, tmp: Path, stat: str, warmup: int, repeats: int,
+                  passes: int) -> dict:
+    """Latency of the exported file in the device's own format, timed as a user times it.
 
-    ``measured`` is in the statistic the prediction uses (the table's ``stat``, drift-compensated with
-    the table's own anchor when it has one), so it compares like with like; the median is kept too.
+    A plain loop (``warmup`` untimed runs, then ``repeats`` timed ones; no drift anchor, no choice of a
+    quiet pass) in ``passes`` separate runs of the device's runner. ``measured`` is the declared
+    statistic ``stat`` of the *slowest* pass: the promise has to hold for whichever run a user makes.
     """
+    from devices.catalog import get_device
     from devices.runners import MeasureJob
     from devices.session import DeviceSession
-    from latency.anchor import anchor_job, table_anchor
-    from latency.micro import ModelCache
     from latency.profile import tflite_input_name
-    from latency.stats import summarize
-    from latency.table import LatencyTable
-    from ofa.spaces import get_space
+    from latency.stats import budget_column, summarize, summarize_samples
 
-    table = LatencyTable.load(lut_dir)
-    space = get_space(table.space_id)
-    with DeviceSession(device) as session:
+    spec = get_device(device)
+    runner = spec.runner.model_copy(update={"warmup": warmup, "repeats": repeats, "passes": 1, "drift_anchor": False})
+    with DeviceSession(spec.model_copy(update={"runner": runner})) as session:
         fmt = session.model_format
         candidates = [e for e in exports if e["format"] == fmt and e["file"] and e["status"] != "failed"]
         if not candidates:
-            return {"measured_median": None, "measured_note": f"no {fmt} export for {device}; add it to the device's formats"}
+            return {"measured": None, "measured_note": f"no {fmt} export for {device}; add it to the device's formats"}
         export = candidates[0]
         path = tmp / export["file"]
-        shape = _shape(cfg.r, session.layout)
-        job = MeasureJob("entry", path, shape, tflite_input_name(path) if fmt == "tflite" else None)
-        anchor = anchor_job(table_anchor(table, space), space, ModelCache(lut_dir / "models", fmt), session)
-        stats = summarize(next(iter(session.measure([job], anchor))))
+        job = MeasureJob("entry", path, _shape(cfg.r, session.layout), tflite_input_name(path) if fmt == "tflite" else None)
+        timings = [next(iter(session.measure([job]))) for _ in range(passes)]
         fingerprint = session.fingerprint()
-    measured = float(table.column(pd.DataFrame([stats]))[0])
-    return {"measured": measured, "measured_stat": table.stat, "measured_median": stats["median_ms"],
-            "measured_mean": stats["mean_ms"], "measured_std": stats["std_ms"], "measured_min": stats["min_ms"],
-            "measured_count": stats["count"], "measured_format": f"{export['format']}:{export['precision']}",
-            "device_fingerprint": fingerprint}
+    column = budget_column(stat)
+    per_pass = [summarize(t)[column] for t in timings]
+    samples = [x for t in timings for x in t.samples_ms]
+    pooled = summarize_samples(samples) if samples else summarize(timings[0])
+    return {"measured": max(per_pass), "measured_passes": per_pass, "measured_median": pooled["median_ms"],
+            "measured_mean": pooled["mean_ms"], "measured_std": pooled["std_ms"], "measured_min": pooled["min_ms"],
+            "measured_count": len(samples) or pooled["count"], "measured_warmup": warmup,
+            "measured_format": f"{export['format']}:{export['precision']}", "device_fingerprint": fingerprint}
 
 
 def _versions() -> dict:

@@ -25,9 +25,12 @@ Status = Callable[[str], None]
 class DeviceState:
     target: DeviceTarget
     lut_dir: Path
+    latency_stat: str = "median"  # the declared statistic budgets promise (zoo config, else the device's)
     cost: object = None
     front: list = field(default_factory=list)
-    rows: list = field(default_factory=list)
+    budgets: list = field(default_factory=list)
+    search_key: dict = field(default_factory=dict)
+    winners: list = field(default_factory=list)  # entries built so far, smallest budget first
     validation: dict | None = None
 
 
@@ -48,7 +51,8 @@ class ZooBuilder:
         supernet_dir = self._timed("supernet", self.supernet)
         supernet = load_supernet(supernet_dir)
         source = open_dataset(self.config.data)
-        devices = {t.device: DeviceState(t, self.work / "luts" / _safe(t.device)) for t in self.config.devices}
+        devices = {t.device: DeviceState(t, self.work / "luts" / _safe(t.device), declared_stat(t))
+                   for t in self.config.devices}
         for state in devices.values():
             self._timed(f"lut {state.target.device}", lambda s=state: self.latency_table(s, supernet))
         predictor = self._timed("accuracy predictor", lambda: self.accuracy_predictor(supernet, supernet_dir, source))
@@ -58,9 +62,10 @@ class ZooBuilder:
         evaluator = SubnetEvaluator(supernet, source, self.config.bn_calib_images)
         for state in devices.values():
             self._timed(f"search {state.target.device}", lambda s=state: self.search(s, supernet, predictor))
-            for row in state.rows:
-                entries.append(self._timed(f"entries {state.target.device}",
-                                           lambda r=row, s=state: self.entry(supernet, supernet_dir, evaluator, s, r)))
+            problem = search_problem(self.config, state, supernet, predictor)
+            for budget in sorted(state.budgets):
+                entries.append(self._timed(f"entries {state.target.device}", lambda b=budget, s=state: self.entry(
+                    supernet, supernet_dir, evaluator, s, problem, b)))
         return self.report(supernet, devices, entries)
 
     def _timed(self, name: str, func):
@@ -79,7 +84,8 @@ class ZooBuilder:
     def latency_table(self, state: DeviceState, supernet) -> None:
         from ofa.zoo.stages import latency_stage
 
-        state.cost, state.validation = latency_stage(state.target, supernet, state.lut_dir, self.status)
+        state.cost, state.validation = latency_stage(state.target, supernet, state.lut_dir, self.status,
+                                                     state.latency_stat)
 
     def accuracy_predictor(self, supernet, supernet_dir: Path, source):
         from ofa.zoo.stages import accuracy_stage
@@ -89,26 +95,44 @@ class ZooBuilder:
     def search(self, state: DeviceState, supernet, predictor) -> None:
         from ofa.zoo.stages import search_stage
 
-        state.front, state.rows = search_stage(self.config, state, supernet, predictor, self.work / "search", self.status)
+        state.front, state.budgets, state.search_key = search_stage(self.config, state, supernet, predictor,
+                                                                    self.work / "search", self.status)
 
-    def entry(self, supernet, supernet_dir: Path, evaluator, state: DeviceState, row: dict) -> dict:
+    def entry(self, supernet, supernet_dir: Path, evaluator, state: DeviceState, problem, budget_ms: float) -> dict:
         from ofa.zoo.entry import build_entry
 
-        return build_entry(self.config, self.out, supernet, supernet_dir, evaluator, state, row, self.status)
+        return build_entry(self.config, self.out, supernet, supernet_dir, evaluator, state, problem, budget_ms,
+                           self.status)
 
     def report(self, supernet, devices: dict[str, DeviceState], entries: list[dict]) -> dict:
         from ofa.zoo.report import write_index, write_report
 
         rows = write_index(self.out, entries)
         summary = {"zoo": self.config.name, "space": supernet.space.id, "data": self.config.data,
-                   "entries built": sum(e["status"] == "ok" for e in entries),
+                   "entries ok": sum(e["status"] == "ok" for e in entries),
+                   "entries over budget": sum(e["status"] == "over_budget" for e in entries),
                    "budgets infeasible": sum(e["status"] == "infeasible" for e in entries),
                    **{f"time: {k} (s)": v for k, v in self.timings.items()}}
         device_info = {name: {"front": s.front, "lut_validation": s.validation,
-                              "info": f"latency table: {s.lut_dir.relative_to(self.out)}"} for name, s in devices.items()}
+                              "info": f"latency table: {s.lut_dir.relative_to(self.out)}; budgets promise the "
+                                      f"{s.latency_stat} of plain timed runs, with a {100 * s.target.latency_margin:g} % "
+                                      f"margin"} for name, s in devices.items()}
         write_report(self.out, f"Model zoo {self.config.name}", summary, device_info, rows)
         atomic_write_json(self.out / "zoo_summary.json", {**summary, "timings_s": self.timings})
         return {"rows": rows, "summary": summary}
+
+
+def declared_stat(target: DeviceTarget) -> str:
+    """The statistic a device's budgets promise: the zoo config's, else the device declaration's."""
+    from devices.catalog import get_device
+
+    return target.latency_stat or get_device(target.device).latency_stat
+
+
+def search_problem(config, state: DeviceState, supernet, predictor):
+    from ofa.zoo.stages import search_problem as build
+
+    return build(config, state, supernet, predictor)
 
 
 def _safe(name: str) -> str:

@@ -12,8 +12,9 @@ import pandas as pd
 
 from ofa.io import atomic_write, atomic_write_json, atomic_write_text
 
-INDEX_COLUMNS = ["name", "device", "budget_ms", "status", "top1", "predicted_top1", "latency_predicted_ms",
-                 "latency_measured_ms", "mflops", "params_m", "formats", "path"]
+INDEX_COLUMNS = ["name", "device", "budget_ms", "stat", "limit_ms", "status", "top1", "predicted_top1",
+                 "predicted_top1_std", "latency_predicted_ms", "latency_measured_ms", "rounds", "mflops", "params_m",
+                 "formats", "path"]
 
 
 def index_rows(entries: list[dict]) -> list[dict]:
@@ -21,12 +22,16 @@ def index_rows(entries: list[dict]) -> list[dict]:
     for e in entries:
         card = e.get("card") or {}
         lat = card.get("latency_ms", {})
-        rows.append({"name": e["name"], "device": e["device"], "budget_ms": e["budget_ms"], "status": e["status"],
-                     "top1": card.get("accuracy", {}).get("top1"), "predicted_top1": card.get("accuracy", {}).get("predicted_top1"),
-                     "latency_predicted_ms": lat.get("predicted_mean"), "latency_measured_ms": lat.get("measured", lat.get("measured_median")),
+        acc = card.get("accuracy", {})
+        rows.append({"name": e["name"], "device": e["device"], "budget_ms": e["budget_ms"], "stat": lat.get("stat"),
+                     "limit_ms": lat.get("limit_ms"), "status": e["status"],
+                     "top1": acc.get("top1"), "predicted_top1": acc.get("predicted_top1"),
+                     "predicted_top1_std": acc.get("predicted_top1_std"),
+                     "latency_predicted_ms": lat.get("predicted_mean"), "latency_measured_ms": lat.get("measured"),
+                     "rounds": len(lat.get("rounds", [])) or None,
                      "mflops": card.get("mflops"), "params_m": card.get("params_m"),
                      "formats": ",".join(x["format"] + ":" + x["precision"] for x in card.get("exports", [])),
-                     "path": e["name"] if e["status"] == "ok" else "", "reason": e.get("reason", "")})
+                     "path": e["name"] if e.get("card", {}).get("files") else "", "reason": e.get("reason", "")})
     return rows
 
 
@@ -94,7 +99,7 @@ def write_report(out: Path, title: str, summary: dict, devices: dict[str, dict],
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
              _table([{"item": k, "value": v} for k, v in summary.items()], ["item", "value"])]
     for device, info in devices.items():
-        chosen = [r for r in rows if r["device"] == device and r["status"] == "ok"]
+        chosen = [r for r in rows if r["device"] == device and r["status"] in ("ok", "over_budget")]
         parts.append(f"<h2>{html.escape(device)}</h2>")
         parts.append(f"<p class='muted'>{html.escape(str(info.get('info', '')))}</p>")
         parts.append(f"<img alt='accuracy-latency front on {html.escape(device)}' "
@@ -108,8 +113,9 @@ def write_report(out: Path, title: str, summary: dict, devices: dict[str, dict],
                          "the entries' measured latencies below are the check. Run <code>ofa lut validate</code>.</p>")
         device_rows = [r for r in rows if r["device"] == device]
         parts.append("<h3>Entries</h3>")
-        parts.append(_table(device_rows, ["name", "budget_ms", "status", "top1", "predicted_top1", "latency_predicted_ms",
-                                          "latency_measured_ms", "mflops", "params_m", "formats", "reason"]))
+        parts.append(_table(device_rows, ["name", "budget_ms", "stat", "limit_ms", "status", "top1", "predicted_top1",
+                                          "predicted_top1_std", "latency_predicted_ms", "latency_measured_ms", "rounds",
+                                          "mflops", "params_m", "formats", "reason"]))
     parts.append("</body></html>")
     path = out / "report.html"
     atomic_write_text(path, "\n".join(parts))

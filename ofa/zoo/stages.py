@@ -56,8 +56,9 @@ def _trained(config: ZooConfig, run_dir: Path, status) -> Path:
 
 
 # ----- latency ------------------------------------------------------------------------------------
-def latency_stage(target, supernet, lut_dir: Path, status):
-    """Build (or finish) the device's table, its calibration measurements and validation; the search cost."""
+def latency_stage(target, supernet, lut_dir: Path, status, stat: str):
+    """Build (or finish) the device's table, its calibration measurements and validation; the search cost,
+    predicting the declared budget statistic ``stat`` (recorded in the table's manifest)."""
     from latency import build_lut, calibrate, validate_lut
     from latency.profile import default_convert_workers
     from latency.table import LatencyTable
@@ -71,12 +72,16 @@ def latency_stage(target, supernet, lut_dir: Path, status):
         status(f"profiling {space.id} blocks on {target.device}")
         build_lut(target.device, space, resolutions, lut_dir, num_classes=supernet.num_classes,
                   convert_workers=default_convert_workers())
+    table = LatencyTable.load(lut_dir)
+    if table.budget_stat != stat:  # a declaration, not data: the zoo's statistic wins over the device's
+        table.manifest["budget_stat"] = stat
+        table.save()
     if target.calibrate:
         calibrate(lut_dir, target.device, n=target.calibrate)
     validation = None
     if target.validate_n:
         validation = _validation_table(validate_lut(lut_dir, target.device, n=target.validate_n))
-    _, cost = load_latency_cost(str(lut_dir), space)
+    _, cost = load_latency_cost(str(lut_dir), space, stat=stat)
     return cost, validation
 
 
@@ -102,10 +107,11 @@ def accuracy_stage(config: ZooConfig, supernet, supernet_dir: Path, source, out:
         status(f"measuring {acc.samples} sub-networks for the accuracy predictor")
     table = build_accuracy_table(supernet, source, out, acc.samples, digest, config.search.seed, acc.calib_images)
     marker = out / "predictor_inputs.json"
-    key = {"supernet": digest, "rows": len(table), "epochs": acc.epochs}
+    key = {"supernet": digest, "rows": len(table), "epochs": acc.epochs, "members": acc.ensemble}
     if marker.is_file() and json.loads(marker.read_text()) == key and (out / "predictor.json").is_file():
         return AccuracyPredictor.load(out)
-    predictor = fit_and_evaluate(supernet.space, table, seed=config.search.seed, epochs=acc.epochs, curve=())
+    predictor = fit_and_evaluate(supernet.space, table, seed=config.search.seed, epochs=acc.epochs, curve=(),
+                                 members=acc.ensemble)
     predictor.save(out)
     atomic_write_json(marker, key)
     return predictor
@@ -121,32 +127,38 @@ def auto_budgets(cost, front: list[dict], n: int) -> list[float]:
     return [float(f"{low + f * (high - low):.3g}") for f in fractions]
 
 
-def search_stage(config: ZooConfig, state, supernet, predictor, out: Path, status) -> tuple[list, list]:
-    from ofa.search.api import SearchProblem, pareto, search_many
+def search_problem(config: ZooConfig, state, supernet, predictor):
+    from ofa.search.api import SearchProblem
+
+    return SearchProblem(supernet.space, predictor, supernet.num_classes, {state.target.device: state.cost},
+                         rank_by=config.accuracy.rank_by)
+
+
+def search_stage(config: ZooConfig, state, supernet, predictor, out: Path, status) -> tuple[list, list, dict]:
+    """The device's predicted front and the budgets to build (``auto``: spread over the front); cached."""
+    from ofa.search.api import pareto
     from ofa.search.evolution import EvolutionSettings
 
     target = state.target
     name = target.device
-    problem = SearchProblem(supernet.space, predictor, supernet.num_classes, {name: state.cost})
+    problem = search_problem(config, state, supernet, predictor)
     s = config.search
-    key = {"predictor": predictor.report.get("n_rows"), "weights": float(predictor.weights[-2].sum()),
-           "lut": state.cost.minimum()[0], "budgets": target.budgets_ms, "n_auto": target.auto_budgets,
-           "settings": s.model_dump()}
+    key = {"predictor": predictor.report.get("n_rows"), "weights": predictor.fingerprint(),
+           "lut": state.cost.minimum()[0], "stat": state.latency_stat, "budgets": target.budgets_ms,
+           "n_auto": target.auto_budgets, "settings": s.model_dump(), "rank_by": config.accuracy.rank_by}
     cache = out / f"{_safe(name)}.json"
     if cache.is_file():
         saved = json.loads(cache.read_text())
-        if saved.get("key") == key:
-            return saved["front"], saved["rows"]
+        if saved.get("key") == key and "budgets" in saved:
+            return saved["front"], saved["budgets"], key
     front = [{"latency_ms": r["latency_ms"][name]["mean"], "predicted_top1": r["predicted_top1"]}
              for r in pareto(problem, name, EvolutionSettings(population=s.population, generations=s.pareto_generations,
                                                               seed=s.seed))]
     budgets = auto_budgets(state.cost, front, target.auto_budgets) if target.budgets_ms == "auto" \
         else list(target.budgets_ms)
-    status(f"searching {len(budgets)} budget(s) on {name}: {budgets} ms")
-    rows, _ = search_many(problem, {name: budgets}, EvolutionSettings(population=s.population, generations=s.generations,
-                                                                     seed=s.seed))
-    atomic_write_json(cache, {"key": key, "front": front, "rows": rows})
-    return front, rows
+    status(f"{len(budgets)} budget(s) on {name} ({state.latency_stat} of plain timed runs): {budgets} ms")
+    atomic_write_json(cache, {"key": key, "front": front, "budgets": budgets})
+    return front, budgets, key
 
 
 def _safe(name: str) -> str:
