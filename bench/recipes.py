@@ -7,15 +7,16 @@ distillation, ``demo-ps`` = OFA's progressive shrinking at the same scale):
    RECIPE=RUN_DIR`` takes a finished run, e.g. the demo zoo's ``runs/demo/_work/train``).
 2. Evaluate ``--n-subnets`` fixed sub-networks spread over the FLOPs range (largest, smallest, and
    random ones at evenly spaced FLOPs ranks) with *inherited* weights: BN-recalibrated, not fine-tuned.
-3. Train the same architectures from scratch as static networks, with the same optimiser, batch and
-   loss (no KD), for (a) as many steps as the recipe's supernet run took and (b) ``--scratch-epochs``
-   epochs, a budget at which they converge on the digits; BN-recalibrated and evaluated identically.
+3. Train the same architectures from scratch as static networks -- one setting for every recipe: the
+   ``demo`` preset's optimiser, first-stage lr, batch, augmentation and loss (no KD) -- for (a) as many
+   steps as the recipe's supernet run took and (b) ``--scratch-epochs`` epochs, a budget at which they
+   converge on the digits; BN-recalibrated and evaluated identically.
 4. The linear baseline: scikit-learn's logistic regression (and an RBF SVM) on the same split, on the
    8x8 pixels.
 
 Prints JSON and writes bench/results/recipes_digits.json (with the command that produced it).
 
-    .venv/bin/python bench/recipes.py                                           # ~40 min on 2 cores
+    .venv/bin/python bench/recipes.py                                           # ~45 min on 2 cores
     .venv/bin/python bench/recipes.py --reuse demo=runs/demo/_work/train        # reuse the demo's supernet
 """
 
@@ -125,16 +126,27 @@ def linear_baselines() -> dict:
     return {"logistic_regression": round(float(logreg), 4), "rbf_svm": round(float(svm), 4), "val_images": len(va)}
 
 
+_SCRATCH: dict = {}
+
+
+def scratch_cached(sub: SubnetConfig, source, steps: int, seed: int) -> tuple[float, float]:
+    """Scratch training with the demo preset's settings, once per (architecture, steps)."""
+    key = (sub.to_json(), steps)
+    if key not in _SCRATCH:
+        _SCRATCH[key] = scratch(load_config("demo"), sub, source, steps, seed)
+    return _SCRATCH[key]
+
+
 def bench_recipe(recipe: str, run_dir: Path, args) -> dict:
     supernet, config, seconds, steps = supernet_run(recipe, run_dir, args.threads)
     source = open_dataset(config.data)
     evaluator = SubnetEvaluator(supernet, source, 500)
-    per_epoch = steps_per_epoch(source, config.batch_size)
+    per_epoch = steps_per_epoch(source, load_config("demo").batch_size)
     rows = []
     for name, sub in spread_subnets(supernet.space, args.n_subnets, args.seed).items():
         inherited = evaluator.evaluate(sub)["top1"]
-        equal, equal_s = scratch(config, sub, source, steps, args.seed)
-        long, long_s = scratch(config, sub, source, args.scratch_epochs * per_epoch, args.seed)
+        equal, equal_s = scratch_cached(sub, source, steps, args.seed)
+        long, long_s = scratch_cached(sub, source, args.scratch_epochs * per_epoch, args.seed)
         rows.append({"subnet": name, "arch": sub.arch_string(supernet.space), "r": sub.r,
                      "mflops": round(subnet_cost(supernet.space, sub, 10).mflops, 2), "inherited_top1": inherited,
                      "scratch_equal_steps_top1": equal, "scratch_converged_top1": long,
@@ -154,7 +166,7 @@ def main() -> None:
     parser.add_argument("--recipes", default="demo,demo-ps", help="comma-separated training presets")
     parser.add_argument("--reuse", action="append", default=[], help="RECIPE=RUN_DIR: a finished run of that recipe")
     parser.add_argument("--n-subnets", type=int, default=6)
-    parser.add_argument("--scratch-epochs", type=int, default=20)
+    parser.add_argument("--scratch-epochs", type=int, default=12)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--work", type=Path, default=RESULTS / "tmp" / "recipes")

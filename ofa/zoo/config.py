@@ -73,7 +73,7 @@ class AccuracySettings(_Strict):
     ensemble: int = Field(5, ge=1, description="MLPs in the predictor; their spread is its uncertainty")
     rank_by: Literal["mean", "lower_bound"] = Field("mean", description="what the search maximises: the predicted "
                                                     "mean, or mean - ensemble std")
-    top_k: int = Field(4, ge=1, description="best predicted candidates per budget evaluated for real; the best measured wins")
+    top_k: int = Field(8, ge=1, description="best predicted candidates per budget evaluated for real; the best measured wins")
 
 
 class SearchSettings(_Strict):

@@ -61,7 +61,7 @@ def build_entry(config, out: Path, supernet, supernet_dir: Path, evaluator, stat
     card |= {"name": name, "inputs_hash": key, "status": outcome.status, "reason": outcome.reason, "budget_ms": budget_ms}
     card["latency_ms"] |= {"budget_ms": budget_ms, "limit_ms": outcome.limit_ms, "margin": target.latency_margin,
                            "rounds": [r.summary() for r in outcome.rounds]}
-    write_card(tmp, card)
+    card = write_card(tmp, card)
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
