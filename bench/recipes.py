@@ -133,7 +133,7 @@ def scratch_cached(sub: SubnetConfig, source, steps: int, seed: int) -> tuple[fl
     """Scratch training with the demo preset's settings, once per (architecture, steps)."""
     key = (sub.to_json(), steps)
     if key not in _SCRATCH:
-        _SCRATCH[key] = scratch(load_config("demo"), sub, source, steps, seed)
+        _SCRATCH[key] = scratch(load_config("demo", overrides=[f"num_classes={source.num_classes}"]), sub, source, steps, seed)
     return _SCRATCH[key]
 
 

@@ -13,6 +13,7 @@ from ofa.data import open_dataset
 from ofa.search.acc_predictor import AccuracyPredictor, fit, fit_and_evaluate
 from ofa.search.accuracy_table import build_accuracy_table
 from ofa.search.cost_table import flops_table
+from ofa.search.encoding import encode
 from ofa.search.population import Population, sample
 
 from conftest import TINY
@@ -47,6 +48,26 @@ def test_fit_report_has_curve_and_flops_baseline():
     assert [c["n_train"] for c in report["curve"]] == [30, 60, 96]
     assert report["flops_baseline"]["kendall_tau"] == pytest.approx(1.0)
     assert report["held_out"]["rmse_pct"] >= 0
+
+
+def test_ensemble_spread_includes_the_held_out_error_and_survives_save_load(tmp_path):
+    import pandas as pd
+
+    space = get_space(TINY)
+    pop = sample(space, 60, np.random.default_rng(2))
+    flops = flops_table(space, 10)(pop)
+    noise = np.random.default_rng(3).normal(0, 0.02, len(pop))
+    table = pd.DataFrame({"subnet": [c.to_json() for c in pop.configs(space)], "top1": 0.5 + 0.05 * np.log(flops) + noise,
+                          "mflops": flops})
+    model = fit_and_evaluate(space, table, curve=(), hidden=32, epochs=100, members=3)
+    assert len(model.members) == 3 and model.residual_std == pytest.approx(model.report["held_out"]["rmse_pct"] / 100)
+    mean, spread = model.predict_with_spread(pop)
+    assert np.all(spread >= model.residual_std - 1e-9) and np.all(model.lower_bound(pop) < mean)
+    assert np.allclose(mean, np.mean([model._member(w, encode(space, pop)) for w in model.members], axis=0))
+    model.save(tmp_path / "p")
+    again = AccuracyPredictor.load(tmp_path / "p")
+    assert len(again.members) == 3 and again.residual_std == pytest.approx(model.residual_std)
+    np.testing.assert_allclose(again.predict_with_spread(pop)[1], spread, rtol=1e-5)
 
 
 def test_accuracy_table_is_real_and_resumes(tmp_path, tiny_supernet):

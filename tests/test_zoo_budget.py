@@ -93,3 +93,15 @@ def test_budgets_that_are_not_positive_finite_numbers_are_config_errors(budgets)
 def test_an_unknown_latency_statistic_is_a_config_error():
     with pytest.raises(ConfigError, match="latency_stat"):
         load_zoo_config(None, {"devices": [{"device": "local-ort-cpu", "latency_stat": "p42"}]})
+
+
+def test_a_target_below_the_fastest_network_is_clamped_once_then_the_loop_ends():
+    targets = []
+
+    def attempt(index, target):
+        targets.append(target)
+        return 2 * target, None  # always twice the prediction
+
+    outcome = meet_budget(10.0, 0.05, 5, attempt, floor_ms=5.0)
+    assert targets == [pytest.approx(9.5), 5.0] and outcome.status == "over_budget"  # 4.66 clamped to 5
+    assert "even for the fastest predicted" in outcome.reason

@@ -49,11 +49,14 @@ class BudgetOutcome:
 Attempt = Callable[[int, float], "tuple[float, Any]"]  # (round, target ms) -> (measured ms, what was built)
 
 
-def meet_budget(budget_ms: float, margin: float, rounds: int, attempt: Attempt) -> BudgetOutcome:
+def meet_budget(budget_ms: float, margin: float, rounds: int, attempt: Attempt,
+                floor_ms: float = 0.0) -> BudgetOutcome:
     """Run ``attempt`` with ever tighter targets until the measured figure is within the limit.
 
-    An :class:`InfeasibleError` in the first round propagates (the budget itself is unreachable); in a
-    later round it ends the loop as ``over_budget``, naming the target no sub-network reaches.
+    ``floor_ms`` is the fastest predicted sub-network: a tighter target below it is clamped to it once
+    (the fastest network gets its chance), and the loop ends there. An :class:`InfeasibleError` in the
+    first round propagates (the budget itself is unreachable); in a later round it ends the loop as
+    ``over_budget``, naming the target no sub-network reaches.
     """
     if not budget_ms > 0:
         raise ValueError(f"budget must be a positive number of ms, got {budget_ms!r}")
@@ -75,7 +78,11 @@ def meet_budget(budget_ms: float, margin: float, rounds: int, attempt: Attempt) 
         if measured <= limit:
             outcome.status = "ok"
             return outcome
-        target = target * limit / measured * TIGHTEN
+        if target <= floor_ms:
+            outcome.reason = (f"measured {outcome.chosen.measured_ms:.4g} ms > limit {limit:.4g} ms, even for the "
+                              f"fastest predicted sub-networks ({floor_ms:.4g} ms predicted)")
+            return outcome
+        target = max(target * limit / measured * TIGHTEN, floor_ms)
     outcome.reason = (f"measured {outcome.chosen.measured_ms:.4g} ms > limit {limit:.4g} ms (budget {budget_ms:g} ms "
                       f"less the {100 * margin:g} % margin) after {rounds} round(s)")
     return outcome

@@ -53,7 +53,8 @@ def build_entry(config, out: Path, supernet, supernet_dir: Path, evaluator, stat
         return (float("inf") if measured is None else measured), (tmp, card)
 
     try:
-        outcome = meet_budget(budget_ms, target.latency_margin, target.latency_rounds, attempt)
+        outcome = meet_budget(budget_ms, target.latency_margin, target.latency_rounds, attempt,
+                              floor_ms=fastest * (1 + 1e-9))
     except InfeasibleError as exc:
         value, _ = state.cost.minimum()
         return base | {"status": "infeasible", "reason": str(exc), "card": {"latency_ms": {"predicted_mean": value}}}

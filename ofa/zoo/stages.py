@@ -107,7 +107,8 @@ def accuracy_stage(config: ZooConfig, supernet, supernet_dir: Path, source, out:
         status(f"measuring {acc.samples} sub-networks for the accuracy predictor")
     table = build_accuracy_table(supernet, source, out, acc.samples, digest, config.search.seed, acc.calib_images)
     marker = out / "predictor_inputs.json"
-    key = {"supernet": digest, "rows": len(table), "epochs": acc.epochs, "members": acc.ensemble}
+    key = {"supernet": digest, "rows": len(table), "epochs": acc.epochs, "members": acc.ensemble,
+           "spread": "ensemble+residual"}
     if marker.is_file() and json.loads(marker.read_text()) == key and (out / "predictor.json").is_file():
         return AccuracyPredictor.load(out)
     predictor = fit_and_evaluate(supernet.space, table, seed=config.search.seed, epochs=acc.epochs, curve=(),
