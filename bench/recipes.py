@@ -1,7 +1,8 @@
 """Training recipes vs scratch on the built-in digits: are inherited sub-networks as good as trained ones?
 
-For each recipe (a training preset: ``demo`` = full-network warm start + sandwich rule + in-place
-distillation, ``demo-ps`` = OFA's progressive shrinking at the same scale):
+For each recipe (a training preset: ``demo`` = full-network warm start + sandwich rule on the labels,
+``demo-inplace-kd`` = the same plus BigNAS in-place distillation from the step's largest sub-network,
+``demo-ps`` = OFA's progressive shrinking at the same scale):
 
 1. Train the supernet (the run directory is kept, so an interrupted bench resumes; ``--reuse
    RECIPE=RUN_DIR`` takes a finished run, e.g. the demo zoo's ``runs/demo/_work/train``).
@@ -16,7 +17,7 @@ distillation, ``demo-ps`` = OFA's progressive shrinking at the same scale):
 
 Prints JSON and writes bench/results/recipes_digits.json (with the command that produced it).
 
-    .venv/bin/python bench/recipes.py                                           # ~45 min on 2 cores
+    .venv/bin/python bench/recipes.py                                           # ~60 min on 2 cores
     .venv/bin/python bench/recipes.py --reuse demo=runs/demo/_work/train        # reuse the demo's supernet
 """
 
@@ -163,7 +164,7 @@ def bench_recipe(recipe: str, run_dir: Path, args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--recipes", default="demo,demo-ps", help="comma-separated training presets")
+    parser.add_argument("--recipes", default="demo,demo-inplace-kd,demo-ps", help="comma-separated training presets")
     parser.add_argument("--reuse", action="append", default=[], help="RECIPE=RUN_DIR: a finished run of that recipe")
     parser.add_argument("--n-subnets", type=int, default=6)
     parser.add_argument("--scratch-epochs", type=int, default=12)
