@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from export.validate import compare, judge, tolerance_for
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (description, step done, total steps)
+ONNX_BASED = ("onnx", "tensorrt")  # formats written through ONNX, so --opset applies
 
 
 def export_model(subnet: "str | Path | nn.Module", formats: "str | Sequence[str]" = "onnx",
@@ -50,6 +50,10 @@ def export_model(subnet: "str | Path | nn.Module", formats: "str | Sequence[str]
     for exporter, prec in plan:
         tolerance_for(prec)
         check_precision(exporter, prec)
+    if any(exporter.name in ONNX_BASED for exporter, _ in plan):
+        from export.onnx_export import check_opset
+
+        check_opset(opset)  # before minutes of work, not after
     model = _load_model(subnet, subnet_config)
     info = model.info
     images = load_images(calib_data, model.config.r, info.mean, info.std, info.num_classes, calib_images, val_images, seed)

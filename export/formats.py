@@ -80,10 +80,16 @@ class OnnxExporter:
     def export(self, ctx: ExportContext, precision: str) -> Exported:
         from export.runtimes import OnnxRuntimeRunner
 
+        import onnx
+
+        from export.onnx_export import written_opset
+
         check_precision(self, precision)
         path = onnx_in_precision(ctx, precision, ctx.out_dir / f"model_{precision}.onnx")
         notes = ["fp16 weights, cast to fp32 at load: onnxruntime CPU computes in fp32"] if precision == "fp16" else []
-        return Exported(path, lambda: OnnxRuntimeRunner(path, ctx.threads), "onnxruntime", precision, notes=notes)
+        checks = {"opset": written_opset(onnx.load(str(path), load_external_data=False))}  # what the file declares
+        return Exported(path, lambda: OnnxRuntimeRunner(path, ctx.threads), "onnxruntime", precision, checks=checks,
+                        notes=notes)
 
 
 class TFLiteExporter:

@@ -28,9 +28,10 @@ class TensorRTExporter:
             from export.tensorrt_export import TensorRTRunner
 
             return Exported(path, lambda: TensorRTRunner(engine["engine_path"]), "tensorrt", precision,
-                            checks={"tensorrt_readiness": readiness}, engine=engine)
+                            checks={"opset": readiness["opset"], "tensorrt_readiness": readiness}, engine=engine)
         return Exported(path, lambda: OnnxRuntimeRunner(path, ctx.threads), "onnxruntime (TensorRT-ready ONNX)",
-                        graph_precision, checks={"tensorrt_readiness": readiness}, engine=engine,
+                        graph_precision, checks={"opset": readiness["opset"], "tensorrt_readiness": readiness},
+                        engine=engine,
                         notes=[f"engine not validated here: {engine.get('reason', engine.get('status'))}"])
 
     def _engine(self, ctx: ExportContext, path, precision: str, readiness: dict) -> dict:

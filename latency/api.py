@@ -18,6 +18,7 @@ import numpy as np
 from devices.session import DeviceSession
 from latency.anchor import table_anchor
 from latency.e2e import configs_of, load_e2e, measure_subnets, spread_sample
+from latency.lock import lut_lock
 from latency.stats import budget_column
 from latency.predictors import (BlockSumPredictor, CalibratedSumPredictor, FittedE2EPredictor, LatencyPrediction,
                                 LatencyPredictor)
@@ -78,14 +79,15 @@ def calibrate(lut_dir: "str | Path", device=None, n: int = 20, seed: int = 0,
               on_progress: Optional[Callable[[int, int], None]] = None, session: Optional[DeviceSession] = None):
     """Measure ``n`` sub-networks end to end for the calibrated sum (spread over each resolution's latency range)."""
     table = LatencyTable.load(lut_dir)
+    if session is None:  # locked before the device session starts: a second writer is refused at once
+        with lut_lock(lut_dir), DeviceSession(device or table.manifest["device"]["device"]) as live:
+            return calibrate(lut_dir, device, n, seed, on_progress, live)
     space = get_space(table.space_id)
     block_sum = BlockSumPredictor.from_table(table)
     configs = calibration_sample(space, table.resolutions, n, seed, lambda cs: block_sum.predict(cs).mean_ms)
-    if session is None:
-        with DeviceSession(device or table.manifest["device"]["device"]) as live:
-            return calibrate(lut_dir, device, n, seed, on_progress, live)
-    return measure_subnets(session, space, configs, lut_dir, "calibration", table.num_classes, on_progress,
-                           anchor=table_anchor(table, space))
+    with lut_lock(lut_dir):
+        return measure_subnets(session, space, configs, lut_dir, "calibration", table.num_classes, on_progress,
+                               anchor=table_anchor(table, space))
 
 
 def calibration_sample(space, resolutions: Sequence[int], n: int, seed: int, score) -> list[SubnetConfig]:

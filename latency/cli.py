@@ -7,7 +7,9 @@ from typing import Optional
 
 import typer
 
-from ofa.cli.common import handle_errors, out, print_json, print_table, progress
+from ofa.cli.common import console, handle_errors, out, print_json, print_table, progress
+
+DEFAULT_CLASSES = 1000
 
 lut_app = typer.Typer(help="Latency lookup tables: build on a device, inspect, validate, import OFA's.",
                       no_args_is_help=True)
@@ -24,6 +26,15 @@ def _resolutions(text: Optional[str], space_id: str) -> list[int]:
         return sorted({int(v) for v in text.replace(",", " ").split()})
     except ValueError:
         raise ConfigError(f"--resolutions must be integers like 160,176,192, got {text!r}") from None
+
+
+def head_note(num_classes: Optional[int]) -> str:
+    """Which classifier head the table times, and how to change it (a wrong-sized head mis-times it)."""
+    if num_classes is None:
+        return (f"timing the classifier head with {DEFAULT_CLASSES} outputs (the ImageNet default); a model with "
+                "another number of classes has another head: pass --num-classes N (e.g. 10 for CIFAR-10) "
+                "with a fresh --out")
+    return f"timing the classifier head with {num_classes} outputs (--num-classes)"
 
 
 class _Bar:
@@ -43,15 +54,20 @@ def build_cmd(device: str = typer.Option(..., "--device", help="Device name or Y
               out_dir: Path = typer.Option(..., "--out", help="Table directory (re-run to resume)."),
               resolutions: Optional[str] = typer.Option(None, help="Comma-separated resolutions (default: all of the space)."),
               calibrate: int = typer.Option(20, help="Sub-networks to measure end to end for the calibrated sum (0: none)."),
-              num_classes: int = typer.Option(1000, help="Classifier outputs."),
+              num_classes: Optional[int] = typer.Option(None, min=1, help=f"Classifier outputs of the timed head "
+                                                        f"(default {DEFAULT_CLASSES}, ImageNet; e.g. 10 for CIFAR-10)."),
               chunk: int = typer.Option(16, help="Blocks per device round trip (and per save).")) -> None:
     """Time every block of SPACE on DEVICE into a table (resumable)."""
     from devices.session import DeviceSession
     from latency.api import calibrate as run_calibration
+    from latency.lock import lut_lock
     from latency.profile import build_lut, default_convert_workers
 
     res = _resolutions(resolutions, space)
-    with DeviceSession(device) as session, progress() as bar:
+    console.print(head_note(num_classes), highlight=False, soft_wrap=True)
+    num_classes = num_classes or DEFAULT_CLASSES
+    # one writer for build + calibration; a second run into the same --out is refused before it measures
+    with lut_lock(out_dir), DeviceSession(device) as session, progress() as bar:
         table = build_lut(device, space, res, out_dir, num_classes, chunk, _Bar(bar, "profiling blocks"), session,
                           default_convert_workers())
         if calibrate:

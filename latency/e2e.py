@@ -17,8 +17,8 @@ from latency.blocks import LutBlock
 from latency.micro import ModelCache, device_shape
 from latency.profile import tflite_input_name
 from latency.stats import summarize
-from latency.table import E2E_FILE, fill_missing_stats, now
-from ofa.errors import DeviceError
+from latency.table import E2E_FILE, cut_off_rows, fill_missing_stats, now
+from ofa.errors import ArtifactError, DeviceError
 from ofa.io import atomic_write
 from ofa.spaces import SearchSpace
 from ofa.subnet import SubnetConfig
@@ -28,11 +28,40 @@ E2E_COLUMNS = ("config", "arch", "r", "purpose", "mean_ms", "median_ms", "std_ms
                "rejected", "anchor_ms", "p75_ms", "p90_ms", "p95_ms", "p99_ms", "measured_at")
 
 
+#: columns every end-to-end row must have a value in (and a whole ``measured_at``: see ``cut_off_rows``)
+REQUIRED = ("config", "purpose", "mean_ms")
+
+
 def load_e2e(directory: "str | Path") -> pd.DataFrame:
+    """The end-to-end rows of a table directory (empty when there are none); :class:`ArtifactError` when the
+    file is cut off or corrupt."""
     path = Path(directory) / E2E_FILE
     if not path.is_file():
         return pd.DataFrame(columns=list(E2E_COLUMNS))
-    return fill_missing_stats(pd.read_csv(path))
+    fix = (f"delete {path} (or its broken lines) and measure again with `ofa lut build ... --calibrate N` "
+           "(it keeps the block table) or `ofa lut validate`")
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ArtifactError(f"{path} is not a readable end-to-end table ({reason}); {fix}") from None
+    _check_rows(frame, path, fix)
+    return fill_missing_stats(frame)
+
+
+def _check_rows(frame: pd.DataFrame, path: Path, fix: str) -> None:
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise ArtifactError(f"{path} lacks column(s) {missing}; {fix}")
+    broken = np.flatnonzero(cut_off_rows(frame, list(REQUIRED)))
+    if len(broken):
+        raise ArtifactError(f"{path}: data row(s) {(broken[:5] + 1).tolist()} are incomplete (a cut-off write?); {fix}")
+    mean = pd.to_numeric(frame["mean_ms"], errors="coerce").to_numpy(float)
+    bad = np.flatnonzero(~(np.isfinite(mean) & (mean > 0)))
+    if len(bad):
+        shown = frame["mean_ms"].iloc[bad[:5]].tolist()
+        raise ArtifactError(f"{path}: data row(s) {(bad[:5] + 1).tolist()} have mean_ms {shown}; a timing must be a "
+                            f"positive, finite number of ms; {fix}")
 
 
 def save_e2e(directory: "str | Path", frame: pd.DataFrame) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
@@ -11,6 +12,7 @@ from devices.runners import MeasureJob
 from devices.session import DeviceSession
 from latency.anchor import anchor_block, anchor_job
 from latency.blocks import LutBlock, enumerate_blocks
+from latency.lock import lut_lock
 from latency.micro import ModelCache, device_shape
 from latency.stats import OUTLIER_RULE, STEADY, summarize
 from latency.table import LatencyTable, new_manifest, now
@@ -67,17 +69,23 @@ def build_lut(device, space: "SearchSpace | str", resolutions: Sequence[int], ou
     saved after every ``chunk_size`` blocks. If the device drops mid-run, the rows measured so far are
     saved and a :class:`DeviceError` says how many remain. ``convert_workers`` > 1 converts the
     micro-models in that many spawned processes first (the CLI uses :func:`default_convert_workers`; a
-    script that passes it needs the usual ``if __name__ == "__main__":`` guard).
+    script that passes it needs the usual ``if __name__ == "__main__":`` guard). ``out_dir`` is locked for
+    the build (:func:`latency.lock.lut_lock`): a second writer fails fast with a :class:`ConfigError`.
     """
     space, out_dir = get_space(space), Path(out_dir)
     bad = sorted(set(resolutions) - set(space.resolutions))
     if bad or not resolutions:
         raise ConfigError(f"resolutions {bad or '[]'} are not in space {space.id}; valid: {list(space.resolutions)}")
     all_blocks = enumerate_blocks(space, sorted(set(resolutions)), num_classes)
-    if session is None:
-        with DeviceSession(device) as live:
-            return build_lut(device, space, resolutions, out_dir, num_classes, chunk_size, on_progress, live,
-                             convert_workers)
+    with lut_lock(out_dir), (nullcontext(session) if session is not None else DeviceSession(device)) as live:
+        return _build(space, resolutions, out_dir, num_classes, all_blocks, chunk_size, on_progress, live,
+                      convert_workers)
+
+
+def _build(space: SearchSpace, resolutions: Sequence[int], out_dir: Path, num_classes: int,
+           all_blocks: list[LutBlock], chunk_size: int, on_progress: Optional[Progress], session: DeviceSession,
+           convert_workers: int) -> LatencyTable:
+    """:func:`build_lut` once the directory is locked and the device session is open."""
     anchor = anchor_block(space, resolutions)
     table = open_table(out_dir, space, resolutions, num_classes, len(all_blocks), session.fingerprint(),
                        protocol(session, anchor), table_stat(session))

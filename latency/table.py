@@ -7,6 +7,11 @@ predictors use (``stat``: ``steady_ms`` for tables measured with a drift anchor,
 ``mean_ms`` for imported and schema-1 tables), dates, and whether the table is complete. Both
 files are written atomically (temp file + rename), table first, so a killed run never leaves a
 half-written table; re-running the same build resumes from the rows on disk.
+
+Loading checks what a hand edit or a broken copy can do: ``complete`` is recomputed from the rows
+present against the blocks the space needs at the table's resolutions (the stored flag is never
+trusted), and every timing must be finite, non-negative and at most :data:`MAX_BLOCK_MS`, with the
+predictors' statistic positive for every block (:func:`check_timings`).
 """
 
 from __future__ import annotations
@@ -71,12 +76,12 @@ class LatencyTable:
         if manifest.get("schema_version", 0) > SCHEMA_VERSION:
             raise ArtifactError(f"{directory} uses LUT schema {manifest['schema_version']}; this tool reads up to "
                                 f"{SCHEMA_VERSION}. Upgrade ofa-deploy.")
-        frame = pd.read_csv(table_path) if table_path.is_file() else None
+        frame = _read_frame(table_path) if table_path.is_file() else None
+        table = cls(directory, manifest, frame)
         if frame is not None:
-            fill_missing_stats(frame)
-            if not set(COLUMNS) - {"measured_at"} <= set(frame.columns):
-                raise ArtifactError(f"{table_path} lacks columns {sorted(set(COLUMNS) - set(frame.columns))}")
-        return cls(directory, manifest, frame)
+            check_timings(table, table_path)
+        table.manifest["complete"] = table.is_complete()  # from the rows present, never the stored flag
+        return table
 
     @property
     def space_id(self) -> str:
@@ -92,6 +97,24 @@ class LatencyTable:
 
     def idents(self) -> set[tuple[int, str]]:
         return set(zip(self.frame["resolution"].astype(int), self.frame["key"]))
+
+    def missing_blocks(self) -> list[tuple[int, str]]:
+        """``(resolution, key)`` of the blocks the space needs at the table's resolutions that have no row."""
+        from latency.blocks import enumerate_blocks
+        from ofa.spaces import get_space
+
+        required = {b.ident for b in enumerate_blocks(get_space(self.space_id), self.resolutions, self.num_classes)}
+        return sorted(required - self.idents())
+
+    def is_complete(self) -> bool:
+        """Whether every block of the space at the table's resolutions has a row (False if the space is unknown)."""
+        from ofa.errors import ConfigError
+
+        try:
+            return not self.missing_blocks()
+        except (ConfigError, KeyError, TypeError) as exc:  # unknown space id; no space/resolutions in the manifest
+            log.debug("cannot check completeness of %s: %s", self.directory, exc)
+            return False
 
     @property
     def budget_stat(self) -> str:
@@ -161,8 +184,75 @@ class LatencyTable:
                 "device": fp.get("device"), "runner": fp.get("runner"), "runtime": fp.get("runtime"),
                 "cpu_model": fp.get("cpu_model"), "threads": fp.get("threads"), "precision": fp.get("precision"),
                 "blocks": f"{len(self.frame)}/{m.get('n_blocks', '?')}", "complete": m.get("complete"), "stat": self.stat,
+                "num_classes": m.get("num_classes"),
                 "source": m.get("source"), "created": m.get("created"), "schema_version": m.get("schema_version"),
                 "tool_version": m.get("tool_version")}
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    fix = "re-run `ofa lut build` with the same arguments into a fresh --out directory, or restore the file"
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ArtifactError(f"{path} is not a readable latency table ({reason}); {fix}") from None
+    fill_missing_stats(frame)
+    if not set(COLUMNS) - {"measured_at"} <= set(frame.columns):
+        raise ArtifactError(f"{path} lacks columns {sorted(set(COLUMNS) - set(frame.columns))}; {fix}")
+    resolution = pd.to_numeric(frame["resolution"], errors="coerce")
+    broken = cut_off_rows(frame, ["key"]) | (resolution.isna() | (resolution != resolution.round())).to_numpy()
+    broken = np.flatnonzero(broken)
+    if len(broken):
+        raise ArtifactError(f"{path}: data row(s) {(broken[:5] + 1).tolist()} are incomplete (a cut-off write?); {fix}")
+    return frame
+
+
+_STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)?"  # what now() writes
+
+
+def cut_off_rows(frame: pd.DataFrame, required: list[str]) -> np.ndarray:
+    """Rows missing a ``required`` value, or whose ``measured_at`` (written last on every line) is absent or a
+    partial timestamp: what a line cut off mid-write looks like."""
+    broken = frame[required].isna().any(axis=1).to_numpy().copy()
+    if "measured_at" in frame.columns:
+        broken |= ~frame["measured_at"].astype(str).str.fullmatch(_STAMP).to_numpy(bool)
+    return broken
+
+
+#: Largest block timing accepted (ms). No single block of a mobile network runs for 100 s; a larger value is an
+#: edit or a unit mistake, and would dominate every prediction.
+MAX_BLOCK_MS = 1e5
+TIMING_COLUMNS = tuple(c for c in STAT_COLUMNS if c.endswith("_ms"))
+
+
+def check_timings(table: "LatencyTable", path: Path) -> None:
+    """Refuse edited or corrupt timings: every reported value finite, in ``[0, MAX_BLOCK_MS]`` (NaN = not
+    reported by the runner), and the statistic the predictors use present and positive for every block."""
+    frame = table.frame
+    if frame.empty:  # saved before the first chunk was measured: nothing to check yet
+        return
+    for column in TIMING_COLUMNS:
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(float)
+        reported = ~frame[column].isna().to_numpy()
+        bad = reported & ~(np.isfinite(values) & (values >= 0) & (values <= MAX_BLOCK_MS))
+        _refuse(table, path, column, bad, frame[column].to_numpy(), f"finite, in 0..{MAX_BLOCK_MS:g} ms")
+    used = table.column(frame)
+    bad = ~(np.isfinite(used) & (used > 0))
+    _refuse(table, path, table.stat, bad, used, "present and positive: predictors sum it")
+
+
+def _refuse(table: "LatencyTable", path: Path, column: str, bad: np.ndarray, values, rule: str) -> None:
+    if not bad.any():
+        return
+    i = int(np.flatnonzero(bad)[0])
+    block = f"{table.frame['key'].iloc[i]} at r={int(table.frame['resolution'].iloc[i])}"
+    value = values[i]
+    shown = repr(float(value)) if isinstance(value, (int, float, np.number)) else repr(value)
+    fix = ("re-import it with `ofa lut import-ofa`" if table.manifest.get("source") == "ofa-yaml" else
+           "delete the bad row(s) and re-run `ofa lut build` with the same arguments "
+           "(it measures only missing blocks)")
+    raise ArtifactError(f"{path}: block {block} has {column} = {shown} ({int(bad.sum())} bad value(s) in this "
+                        f"column); a timing must be {rule}. To fix, {fix}")
 
 
 def fill_missing_stats(frame: pd.DataFrame) -> pd.DataFrame:

@@ -8,12 +8,19 @@ Layout of both kinds of directory::
     subnet.json           (sub-networks only) the sub-network config
 
 The manifest is written last, atomically: a directory without one is incomplete.
+
+Loading verifies what it reads: the weights file's sha256 against the one the manifest records
+(one read of the file, hashed and parsed from the same bytes), and every tensor's name and shape
+against the architecture the manifest describes (then ``strict=True``). A mismatch is an
+:class:`~ofa.errors.ArtifactError` naming the file, what differs and the fix.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +34,7 @@ from ofa.io import atomic_write, atomic_write_json, sha256_file
 from ofa.spaces import SearchSpace
 from ofa.subnet import SubnetConfig
 
+log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 WEIGHTS = "weights.safetensors"
 MANIFEST = "manifest.json"
@@ -124,20 +132,82 @@ def read_manifest(path: "str | Path", kind: str | None = None) -> dict:
     return manifest
 
 
-def _load_weights(path: Path, module: nn.Module) -> None:
-    from safetensors.torch import load_file
+def _read_verified(path: Path, manifest: dict, name: str) -> bytes:
+    """The bytes of ``path/name``, checked against the sha256 the manifest records (one read, one hash)."""
+    file = path / name
+    if not file.is_file():
+        raise ArtifactError(f"{path} has no {name}; the artifact is incomplete: re-create it with the command "
+                            "that made it")
+    data = file.read_bytes()
+    recorded = (manifest.get("files") or {}).get(name)
+    if not recorded:
+        log.warning("%s records no sha256 for %s (written by an older version): its content cannot be verified; "
+                    "re-save the artifact to record one", path / MANIFEST, name)
+        return data
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != recorded:
+        raise ArtifactError(f"{file} has sha256 {actual[:16]}..., but {path / MANIFEST} records {recorded[:16]}...: "
+                            "the file was replaced or damaged after it was saved. Restore the original file, or "
+                            "re-create the artifact with the command that made it (see the manifest's config)")
+    return data
+
+
+def shape_mismatch(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> list[str]:
+    """What differs between two state dicts: missing and unexpected names, then differing shapes."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    shapes = [f"{k}: file {tuple(found[k].shape)} vs manifest {tuple(expected[k].shape)}"
+              for k in expected if k in found and found[k].shape != expected[k].shape]
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)} tensor(s), e.g. {missing[:3]}")
+    if unexpected:
+        problems.append(f"unexpected {len(unexpected)} tensor(s), e.g. {unexpected[:3]}")
+    if shapes:
+        problems.append(f"{len(shapes)} shape(s) differ, e.g. {shapes[:3]}")
+    return problems
+
+
+def _mismatch_error(file: Path, manifest: dict, problems: list[str], found: dict) -> ArtifactError:
+    head, classes = found.get("classifier.weight"), manifest.get("num_classes")
+    hint = ""
+    if head is not None and head.dim() and int(head.shape[0]) != classes:
+        hint = f" The weights have {int(head.shape[0])} classes; the manifest says num_classes={classes}."
+    return ArtifactError(f"{file} does not match the architecture in {file.parent / MANIFEST} (space "
+                         f"{manifest['space'].get('id')}, {classes} classes): {'; '.join(problems)}.{hint} "
+                         "If the manifest was edited, restore it; otherwise the weights belong to another "
+                         "artifact: re-create this one with the command that made it")
+
+
+def _load_weights(path: Path, module: nn.Module, manifest: dict) -> None:
+    """Load ``path/weights.safetensors`` into ``module``: hash checked, names and shapes checked, strict."""
+    from safetensors.torch import load as load_bytes
 
     file = path / WEIGHTS
-    if not file.is_file():
-        raise ArtifactError(f"{path} has no {WEIGHTS}")
+    data = _read_verified(path, manifest, WEIGHTS)
     try:
-        state = load_file(str(file))
+        state = load_bytes(data)
     except Exception as exc:  # safetensors raises its own error types for truncated/corrupt files
         raise ArtifactError(f"{file} is unreadable ({exc}); the file is corrupt or truncated") from None
-    result = module.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise ArtifactError(f"{file} does not match its manifest's architecture: missing {result.missing_keys[:5]}, "
-                            f"unexpected {result.unexpected_keys[:5]}")
+    problems = shape_mismatch(module.state_dict(), state)
+    if problems:
+        raise _mismatch_error(file, manifest, problems, state)
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:  # e.g. a dtype the module cannot take
+        raise _mismatch_error(file, manifest, [str(exc).splitlines()[0]], state) from None
+
+
+def _space_and_info(path: Path, manifest: dict) -> tuple[SearchSpace, ModelInfo]:
+    """The space and model info a manifest describes; an edited, invalid manifest is an ArtifactError."""
+    try:
+        return SearchSpace.from_dict(manifest["space"]), ModelInfo.from_manifest(manifest)
+    except ConfigError as exc:
+        raise ArtifactError(f"{path / MANIFEST} describes an invalid space: {exc}. Restore the manifest, or "
+                            "re-create the artifact") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{path / MANIFEST} lacks or has an invalid field ({type(exc).__name__}: {exc}); "
+                            "restore the manifest, or re-create the artifact") from None
 
 
 def load_supernet(path: "str | Path"):
@@ -146,10 +216,9 @@ def load_supernet(path: "str | Path"):
 
     path = Path(path)
     manifest = read_manifest(path, "supernet")
-    space = SearchSpace.from_dict(manifest["space"])
-    info = ModelInfo.from_manifest(manifest)
+    space, info = _space_and_info(path, manifest)
     net = OFASupernet(space, info.num_classes, info.dropout)
-    _load_weights(path, net)
+    _load_weights(path, net, manifest)
     net.info = info
     return net.eval()
 
@@ -169,8 +238,7 @@ def load_subnet(path: "str | Path", subnet=None):
 
     path = Path(path)
     manifest = read_manifest(path)
-    space = SearchSpace.from_dict(manifest["space"])
-    info = ModelInfo.from_manifest(manifest)
+    space, info = _space_and_info(path, manifest)
     if manifest["kind"] == "supernet":
         if subnet is None:
             raise ConfigError(f"{path} is a supernet: pass the sub-network config to extract (subnet=... / --subnet)")
@@ -180,8 +248,26 @@ def load_subnet(path: "str | Path", subnet=None):
         if subnet is not None and _as_config(subnet, space) != cfg:
             raise ConfigError(f"{path} holds sub-network {cfg.to_json()}, not the one passed")
         net = StaticSubnet(space, cfg, info.num_classes, info.dropout)
-        _load_weights(path, net)
+        _load_weights(path, net, manifest)
     else:
         raise ArtifactError(f"{path} holds a {manifest['kind']!r} artifact; expected a supernet or subnet directory")
     net.info = info
     return net.eval()
+
+
+def verify_model(path: "str | Path") -> list[str]:
+    """Check a supernet or sub-network directory: every file hash its manifest records, then a full load
+    (tensor names and shapes against the manifest's architecture). Returns what was checked."""
+    path = Path(path)
+    manifest = read_manifest(path)
+    if manifest.get("kind") not in ("supernet", "subnet"):
+        raise ArtifactError(f"{path} holds a {manifest.get('kind')!r} artifact; expected a supernet or subnet "
+                            "directory")
+    recorded = manifest.get("files") or {}
+    for name in recorded:
+        if name != WEIGHTS:  # the load below reads and checks the weights
+            _read_verified(path, manifest, name)
+    net = load_supernet(path) if manifest["kind"] == "supernet" else load_subnet(path)
+    hashed = sorted(recorded) + ([] if WEIGHTS in recorded else [f"{WEIGHTS} NOT VERIFIED (no hash recorded)"])
+    return [f"sha256: {', '.join(hashed)}", f"{len(net.state_dict())} tensors match {net.space.id} with "
+            f"{net.info.num_classes} classes (strict load)"]

@@ -50,3 +50,32 @@ def sha256_file(path: "str | Path", chunk: int = 1 << 20) -> str:
 
 def sha256_json(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def torch_load_reason(exc: BaseException) -> str:
+    """One line saying why ``torch.load(..., weights_only=True)`` refused a file.
+
+    torch's own message for a pickle with other objects advises re-running with ``weights_only=False``:
+    wrong advice for a file of unknown origin (that would run code from it), so it is never passed on.
+    """
+    text = str(exc).strip()
+    if not text or isinstance(exc, EOFError):
+        return "the file is empty or cut off"
+    if "weights only load failed" in text.lower():
+        lines = [line for line in text.splitlines() if "WeightsUnpickler error" in line]
+        detail = lines[0].split(":", 1)[1].strip() if lines else ""
+        detail = detail.split(". Please")[0].rstrip(".")
+        return "it holds pickled Python objects, not only tensors" + (f" ({detail})" if detail else "")
+    if isinstance(exc, (KeyError, IndexError, ValueError)) and len(text) < 40:  # bytes the unpickler cannot parse
+        return f"not a PyTorch file ({type(exc).__name__} {text} while unpickling)"
+    first = next(line.strip() for line in text.splitlines() if line.strip()).split(". ")[0].rstrip(".")
+    return first if "weights_only" not in first else f"{type(exc).__name__} while reading tensors"
+
+
+def yaml_error_reason(exc: BaseException) -> str:
+    """A YAML parse error in one line: the problem and where (``expected ',' or ']' ... at line 2, column 6``)."""
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None)
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if not problem:
+        return " ".join(str(exc).split())
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(problem)

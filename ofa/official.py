@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from ofa.errors import ArtifactError, ConfigError
+from ofa.io import torch_load_reason
 from ofa.spaces import SearchSpace, get_space
 
 log = logging.getLogger(__name__)
@@ -57,10 +58,14 @@ def read_checkpoint(path: "str | Path") -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"checkpoint {path} does not exist")
+    if path.stat().st_size == 0:
+        raise ArtifactError(f"checkpoint {path} is empty (0 bytes): an interrupted download or copy; fetch it again")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ArtifactError(f"cannot read {path} as a weights-only PyTorch checkpoint: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:  # torch raises many types for truncated, foreign or pickled-object files
+        raise ArtifactError(f"cannot read {path} as a weights-only PyTorch checkpoint: {torch_load_reason(exc)}. "
+                            "Use an official OFA checkpoint (a state dict of tensors); this importer never runs code "
+                            "from a checkpoint") from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):

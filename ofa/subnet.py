@@ -10,6 +10,7 @@ slots beyond a stage's active depth are carried but unused. ``d`` has one entry 
 from __future__ import annotations
 
 import json
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,7 @@ class SubnetConfig:
         """Build and validate a config. ``space`` defaults to the one named in ``data``."""
         if not isinstance(data, dict):
             raise ConfigError(f"a sub-network config must be a JSON object with keys {list(_KEYS)}, got {type(data).__name__}")
-        unknown = sorted(set(data) - set(_KEYS) - {"resolution"})
+        unknown = sorted(set(data) - set(_KEYS) - {"resolution"}, key=str)
         if unknown:
             raise ConfigError(f"unknown sub-network config key(s) {unknown}; valid keys: {list(_KEYS)}")
         data = dict(data)
@@ -123,9 +124,11 @@ class SubnetConfig:
 
     @classmethod
     def from_json(cls, text: str, space: "SearchSpace | str | None" = None) -> "SubnetConfig":
+        if not isinstance(text, (str, bytes)):
+            raise ConfigError(f"sub-network config must be JSON text, got {type(text).__name__} {text!r}")
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise ConfigError(f"sub-network config is not valid JSON: {exc}") from None
         return cls.from_dict(data, space)
 
@@ -133,12 +136,13 @@ class SubnetConfig:
     def load(cls, path: "str | Path", space: "SearchSpace | str | None" = None) -> "SubnetConfig":
         """Read a config from a JSON file (a search result with a ``subnet`` key works too)."""
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"sub-network config file {path} does not exist")
-        data = json.loads(path.read_text()) if path.suffix != ".yaml" else _yaml(path)
+        data = _read_config_file(path)
         if isinstance(data, dict) and "subnet" in data and isinstance(data["subnet"], dict):
             data = data["subnet"]
-        return cls.from_dict(data, space)
+        try:
+            return cls.from_dict(data, space)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
 
     def save(self, path: "str | Path") -> None:
         from ofa.io import atomic_write_text
@@ -168,8 +172,11 @@ def _int_tuple(values, name: str) -> tuple[int, ...]:
 
 
 def _int_value(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+    """An integer, or a float with an integral, finite value (JSON writes ``160.0`` sometimes)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"'{name}' must hold integers, got {value!r}")
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        raise ConfigError(f"'{name}' must hold finite integers, got {value!r}")
     return int(value)
 
 
@@ -196,7 +203,41 @@ def _choices(space: SearchSpace, limits: dict) -> tuple[list[int], list[int], li
     return tuple(out)  # type: ignore[return-value]
 
 
-def _yaml(path: Path):
+def _read_config_file(path: Path):
+    """The parsed JSON (or ``.yaml``) of a sub-network config file; a :class:`ConfigError` naming it otherwise."""
+    if not path.is_file():
+        raise ConfigError(f"sub-network config file {path} does not exist")
+    fix = ('write it as JSON like {"space": ..., "ks": [...], "e": [...], "d": [...], "r": 160} '
+           "(e.g. from `ofa search --out`)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"sub-network config file {path} is binary, not UTF-8 text; {fix}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read sub-network config file {path}: {exc.strerror or exc}") from None
+    if not text.strip():
+        raise ConfigError(f"sub-network config file {path} is empty; {fix}")
+    return _yaml(text, path, fix) if path.suffix in (".yaml", ".yml") else _json(text, path, fix)
+
+
+def _json(text: str, path: Path, fix: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"sub-network config file {path} is not valid JSON ({exc}); {fix}") from None
+    except RecursionError:
+        raise ConfigError(f"sub-network config file {path} is nested too deeply to be a config; {fix}") from None
+
+
+def _yaml(text: str, path: Path, fix: str):
     import yaml
 
-    return yaml.safe_load(path.read_text())
+    from ofa.io import yaml_error_reason
+
+    try:
+        return yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a malformed scalar (e.g. date 2020-13-45)
+        reason = yaml_error_reason(exc)
+        raise ConfigError(f"sub-network config file {path} is not valid YAML ({reason}); {fix}") from None
+    except RecursionError:
+        raise ConfigError(f"sub-network config file {path} is nested too deeply to be a config; {fix}") from None

@@ -10,7 +10,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 from devices.spec import TransportSpec
 from ofa.errors import DeviceError
@@ -115,18 +115,21 @@ def make_transport(spec: TransportSpec, timeout_s: float = 600.0) -> Transport:
     return TRANSPORTS.get(spec.kind)(spec, timeout_s)
 
 
-def run_local(argv: list[str], timeout_s: float, where: str) -> CommandResult:
-    """Run a local argv (never through a shell) with a timeout."""
+def run_local(argv: list[str], timeout_s: float, where: str, stdin: IO[bytes] | None = None,
+              stdout: IO[bytes] | None = None) -> CommandResult:
+    """Run a local argv (never through a shell) with a timeout; ``stdin``/``stdout``: binary files to connect
+    (default: no input, stdout captured as text)."""
     log.debug("run on %s: %s", where, argv)
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(argv, stdin=stdin or subprocess.DEVNULL, stdout=stdout or subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, timeout=timeout_s)
     except FileNotFoundError:
         raise DeviceError(f"{argv[0]!r} is not installed or not on PATH (needed to reach {where})") from None
     except subprocess.TimeoutExpired as exc:
         out = (exc.stderr or b"") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
         out = out.decode(errors="replace") if isinstance(out, bytes) else out
         raise DeviceError(f"command on {where} timed out after {timeout_s:.0f}s: {argv[:3]}... {tail(out, 500)}") from None
-    return CommandResult(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
+    return CommandResult(tuple(argv), proc.returncode, proc.stdout or "", proc.stderr)
 
 
 def stream_local(argv: list[str], timeout_s: float, where: str) -> Iterator[str]:

@@ -1,8 +1,14 @@
-"""SSH transport through the system OpenSSH client (``ssh``/``scp``), key auth, strict host keys.
+"""SSH transport through the system OpenSSH client (``ssh``), key auth, strict host keys.
 
 Host keys are always checked (``StrictHostKeyChecking=yes``) against ``known_hosts`` (default
 ``~/.ssh/known_hosts``): add the board's key once with ``ssh-keyscan -p PORT HOST >> known_hosts``
 after verifying its fingerprint. ``BatchMode=yes`` means no password prompts: use a key.
+
+Files travel through ``ssh`` itself (``cat`` on the board, the file on stdin/stdout), not ``scp``: scp
+reads a remote path as shell text in its legacy mode and literally in its SFTP mode (the default since
+OpenSSH 9.0), so no one quoting of a path (a ``workdir`` with a space, a quote, a ``$``) is right for
+both; and small boards often run an sshd without an SFTP server. Here the remote path is always one
+argv element, quoted with :func:`shlex.quote` for the board's shell like every other command.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from pathlib import Path
 
 from devices.transports.base import TRANSPORTS, Transport, run_local
 from ofa.errors import ConfigError
+from ofa.io import atomic_write
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.:\-\[\]]+$")
 
@@ -49,20 +56,25 @@ class SSHTransport(Transport):
         remote = " ".join(shlex.quote(str(a)) for a in argv)
         return ["ssh", *self.options(), "-p", str(self.spec.port), "--", self.destination, remote]
 
-    def _scp(self, src: str, dst: str, what: str) -> None:
-        argv = ["scp", "-q", *self.options(), "-P", str(self.spec.port), "--", src, dst]
-        run_local(argv, self.timeout_s, self.describe()).check(f"{what} over {self.describe()}")
+    def push_argv(self, remote: str) -> list[str]:
+        """Local argv that writes its stdin to ``remote`` (the path is ``$1`` of a fixed script, never code)."""
+        return self.wrap(["sh", "-c", 'cat > "$1"', "sh", remote])
+
+    def pull_argv(self, remote: str) -> list[str]:
+        return self.wrap(["cat", "--", remote])
 
     def push(self, local: Path, remote: str) -> None:
-        self._scp(str(local), f"{self._scp_host()}:{remote}", f"copying {Path(local).name} to the device")
+        with open(local, "rb") as src:
+            run_local(self.push_argv(remote), self.timeout_s, self.describe(), stdin=src).check(
+                f"copying {Path(local).name} to {remote} over {self.describe()}")
 
     def pull(self, remote: str, local: Path) -> None:
-        Path(local).parent.mkdir(parents=True, exist_ok=True)
-        self._scp(f"{self._scp_host()}:{remote}", str(local), f"copying {remote} from the device")
+        def fetch(tmp: Path) -> None:
+            with open(tmp, "wb") as dst:
+                run_local(self.pull_argv(remote), self.timeout_s, self.describe(), stdout=dst).check(
+                    f"copying {remote} from {self.describe()}")
 
-    def _scp_host(self) -> str:
-        host = f"[{self.spec.host}]" if ":" in str(self.spec.host) else str(self.spec.host)
-        return f"{self.spec.user}@{host}" if self.spec.user else host
+        atomic_write(local, fetch)
 
     def _make_workdir(self) -> str:
         result = self.run(["mktemp", "-d", "/tmp/ofa-bench.XXXXXX"], timeout_s=60)

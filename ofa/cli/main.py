@@ -105,6 +105,18 @@ def info(path: Path = typer.Argument(..., help="A supernet or sub-network direct
     print_json(summary)
 
 
+@app.command()
+@handle_errors
+def verify(path: Path = typer.Argument(..., help="A supernet, sub-network, LUT or zoo entry directory.")) -> None:
+    """Check an artifact: file hashes, tensor names and shapes (by a strict load), table completeness."""
+    from ofa.zoo.verify import verify_artifact
+
+    result = verify_artifact(path)
+    out.print(f"OK {path} ({result.kind})", highlight=False)
+    for check in result.checks:
+        out.print(f"  {check}", highlight=False, soft_wrap=True)
+
+
 def _read_labels(path: Optional[Path], num_classes: int) -> Optional[list[str]]:
     from ofa.errors import ConfigError
 

@@ -27,7 +27,8 @@ def open_dataset(spec: "str | Path", image_size: int | None = None) -> DataSourc
     if not path.exists():
         raise DataError(f"dataset path {text} does not exist: give 'builtin', 'cifar10', an ImageFolder directory, or a .tar.gz of one")
     if path.is_file() and (path.name.endswith(".tar.gz") or path.suffix in {".tar", ".tgz"}):
-        from ofa.data.cifar10 import load_cifar10, unpack
+        from ofa.data.archive import unpack
+        from ofa.data.cifar10 import load_cifar10
         from ofa.data.imagefolder import load_imagefolder
 
         if "cifar10" in path.name:

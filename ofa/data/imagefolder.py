@@ -18,9 +18,21 @@ IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".
 VAL_NAMES = ("val", "test", "validation")
 
 
+def _unreadable(path: Path, exc: Exception) -> DataError:
+    return DataError(f"cannot read image {path} ({type(exc).__name__}: {exc}); the file is corrupt or not an image: "
+                     "replace it, or delete it from the dataset")
+
+
+def _decode_errors() -> tuple[type[Exception], ...]:
+    """What PIL raises for a file it cannot decode (unknown format, truncated data, a decompression bomb)."""
+    from PIL import Image, UnidentifiedImageError
+
+    return UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError
+
+
 def read_image(path: Path, size: int) -> torch.Tensor:
     """Decode ``path`` to RGB, resize the shorter side to ``size`` and centre-crop: uint8 (3, size, size)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with Image.open(path) as img:
@@ -33,8 +45,8 @@ def read_image(path: Path, size: int) -> torch.Tensor:
                 left, top = (w - size) // 2, (h - size) // 2
                 img = img.crop((left, top, left + size, top + size))
             array = np.asarray(img, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise DataError(f"cannot read image {path}: {exc}") from None
+    except _decode_errors() as exc:
+        raise _unreadable(path, exc) from None
     return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
 
 
@@ -67,6 +79,18 @@ def _split(files: dict[str, list[Path]], classes: list[str], size: int, cache: b
     return Split(load=load, labels=labels)
 
 
+def _first_image_size(path: Path) -> int:
+    """The shorter side of ``path``: the dataset's default image size."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return min(img.size)
+    except _decode_errors() as exc:
+        raise _unreadable(path, exc) from None
+
+
 def load_imagefolder(root: "str | Path", image_size: int | None = None, name: str | None = None) -> DataSource:
     """Open ``root`` as an ImageFolder dataset. ``image_size`` defaults to the first image's size."""
     root = Path(root)
@@ -83,10 +107,7 @@ def load_imagefolder(root: "str | Path", image_size: int | None = None, name: st
                         f"only in train {sorted(set(train) - set(val))}, only in val {sorted(set(val) - set(train))}")
     classes = sorted(train)
     if image_size is None:
-        from PIL import Image
-
-        with Image.open(train[classes[0]][0]) as img:
-            image_size = min(img.size)
+        image_size = _first_image_size(train[classes[0]][0])
     cache = image_size <= 64  # small images: decode once, keep in memory (CIFAR-10 train is ~150 MB)
     return DataSource(
         name=name or root.name,

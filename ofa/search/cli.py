@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import List, Optional
 
@@ -15,7 +14,7 @@ acc_app = typer.Typer(help="Accuracy tables and predictors.", no_args_is_help=Tr
 
 def register(app: typer.Typer) -> None:
     app.add_typer(acc_app, name="acc")
-    app.command("search")(search_cmd)
+    app.command("search")(handle_errors(search_cmd))
 
 
 @acc_app.command("build")
@@ -55,7 +54,7 @@ def acc_build(
 def search_cmd(
     supernet: Path = typer.Option(..., help="Supernet directory (space and classes)."),
     acc_predictor: Path = typer.Option(..., help="Directory from `ofa acc build`."),
-    device: List[str] = typer.Option([], help="Device name or LUT directory (repeatable)."),
+    device: List[str] = typer.Option([], help="Latency table directory of a device, from `ofa lut build` (repeatable)."),
     latency_ms: List[float] = typer.Option([], help="Latency budget(s) in ms, applied to every --device (repeatable)."),
     flops_m: Optional[float] = typer.Option(None, help="Cap on MFLOPs (MACs)."),
     params_m: Optional[float] = typer.Option(None, help="Cap on parameters (millions)."),
@@ -86,7 +85,7 @@ def search_cmd(
     if bad:
         raise ConfigError(f"--latency-ms must be positive, finite milliseconds; got {bad}")
     if latency_ms and not costs:
-        raise ConfigError("--latency-ms needs at least one --device (a device name or a LUT directory)")
+        raise ConfigError("--latency-ms needs at least one --device (a latency table directory from `ofa lut build`)")
     if pareto_front:
         if not costs:
             raise ConfigError("--pareto needs at least one --device")

@@ -23,10 +23,27 @@ log = logging.getLogger(__name__)
 
 
 def _lut_dir(spec: str) -> Path:
+    """The LUT directory ``spec`` names. A device *name* is refused with the command that makes its table:
+    tables live wherever ``ofa lut build --out`` put them, so a name alone does not locate one."""
     path = Path(spec)
     if path.is_dir():
         return path
-    raise ConfigError(f"--device {spec!r}: give a latency table directory (made by `ofa lut build` or `ofa lut import-ofa`)")
+    make = "made by `ofa lut build --device NAME --space SPACE --out DIR` or `ofa lut import-ofa`"
+    if _is_catalog_device(spec):
+        raise ConfigError(f"--device {spec!r} is a device name, but the search needs that device's latency table: "
+                          f"build it with `ofa lut build --device {spec} --space SPACE --out luts/{spec}` and pass "
+                          f"--device luts/{spec}")
+    what = "is a file, not a directory" if path.exists() else "does not exist"
+    raise ConfigError(f"--device {spec!r} {what}; give a latency table directory ({make})")
+
+
+def _is_catalog_device(name: str) -> bool:
+    from devices.catalog import list_devices
+
+    try:
+        return name in {d.name for d in list_devices()}
+    except ConfigError:  # a broken user device file: not this command's concern
+        return False
 
 
 def predictor_cost(predictor, space: SearchSpace, name: str) -> Cost:

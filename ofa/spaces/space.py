@@ -16,6 +16,18 @@ from ofa.errors import ConfigError
 
 Activation = Literal["relu", "h_swish"]
 
+#: Sane bounds of a space's dimensions (inclusive). They are far wider than any published OFA space
+#: (k 3-7, e 3-6, d 2-4, r 128-224, widths up to 1280) yet keep a hand-edited file from asking for a
+#: 50-deep stage or a 100k-pixel input, which would take hours to build before failing.
+BOUNDS = {
+    "ks_choices": (1, 9),  # odd kernel sizes
+    "e_choices": (1, 8),  # expand ratios
+    "d_choices": (1, 8),  # blocks per stage
+    "resolutions": (8, 1024),  # input side in pixels
+}
+MAX_STAGES = 10
+MAX_WIDTH = 4096  # base channel widths (before the width multiplier)
+
 
 def make_divisible(value: float, divisor: int = 8) -> int:
     """Round ``value`` to the nearest multiple of ``divisor``, never dropping below 90% of it.
@@ -33,7 +45,7 @@ class LayerSpec(BaseModel):
     """A fixed layer: base width (before the width multiplier), stride, activation."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    width: int = Field(gt=0)
+    width: int = Field(gt=0, le=MAX_WIDTH)
     stride: Literal[1, 2] = 1
     act: Activation = "relu"
 
@@ -49,31 +61,34 @@ class SearchSpace(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str
+    id: str = Field(min_length=1)
     description: str = ""
     family: Literal["mbv3"] = "mbv3"
-    width_mult: float = Field(default=1.0, gt=0)
+    width_mult: float = Field(default=1.0, gt=0, le=4)
     stem: LayerSpec
     first_block: StageSpec
-    stages: tuple[StageSpec, ...]
-    final_expand_width: int = Field(gt=0)
-    feature_mix_width: int = Field(gt=0)
+    stages: tuple[StageSpec, ...] = Field(max_length=MAX_STAGES)
+    final_expand_width: int = Field(gt=0, le=MAX_WIDTH)
+    feature_mix_width: int = Field(gt=0, le=MAX_WIDTH)
     ks_choices: tuple[int, ...]
     e_choices: tuple[int, ...]
     d_choices: tuple[int, ...]
     resolutions: tuple[int, ...]
-    channel_divisor: int = 8
-    se_reduction: int = 4
-    bn_eps: float = 1e-5
-    bn_momentum: float = 0.1
+    channel_divisor: int = Field(default=8, ge=1, le=64)
+    se_reduction: int = Field(default=4, ge=1, le=64)
+    bn_eps: float = Field(default=1e-5, gt=0, lt=1)
+    bn_momentum: float = Field(default=0.1, ge=0, le=1)
 
     @field_validator("ks_choices", "e_choices", "d_choices", "resolutions")
     @classmethod
-    def _sorted_unique_positive(cls, values: tuple[int, ...]) -> tuple[int, ...]:
+    def _sorted_unique_in_bounds(cls, values: tuple[int, ...], info) -> tuple[int, ...]:
         if not values:
             raise ValueError("must list at least one value")
-        if any(v <= 0 for v in values):
-            raise ValueError(f"values must be positive, got {list(values)}")
+        low, high = BOUNDS[info.field_name]
+        outside = sorted({v for v in values if not low <= v <= high})
+        if outside:
+            raise ValueError(f"values must lie in {low}..{high} (this tool's bound for {info.field_name}), "
+                             f"got {outside}")
         return tuple(sorted(set(values)))
 
     @field_validator("ks_choices")
@@ -159,14 +174,20 @@ class SearchSpace(BaseModel):
         return per_stage**self.n_stages * len(self.resolutions)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "SearchSpace":
-        """Validate a space definition, raising :class:`ConfigError` with every problem listed."""
+    def from_dict(cls, data: dict, source: str = "") -> "SearchSpace":
+        """Validate a space definition, raising :class:`ConfigError` with every problem listed.
+
+        ``source`` (a file name) prefixes the message."""
         from pydantic import ValidationError
 
+        where = f"{source}: " if source else ""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}a search space definition must be a mapping (id, stem, stages, ks_choices, "
+                              f"...), got {type(data).__name__}; see `ofa space show ID --json` for an example")
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()
             )
-            raise ConfigError(f"invalid search space definition: {problems}") from None
+            raise ConfigError(f"{where}invalid search space definition: {problems}") from None

@@ -18,7 +18,7 @@ import torch
 
 from ofa import __version__
 from ofa.errors import ArtifactError
-from ofa.io import atomic_write
+from ofa.io import atomic_write, torch_load_reason
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
@@ -82,7 +82,8 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for truncated or foreign files
-        raise ArtifactError(f"{path} is unreadable ({exc}); it is corrupt or not a training checkpoint") from None
+        raise ArtifactError(f"{path} is unreadable ({torch_load_reason(exc)}); it is corrupt or not a training "
+                            "checkpoint") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ArtifactError(f"{path} is not an ofa training checkpoint")
     if payload.get("schema_version") != SCHEMA_VERSION:

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ofa.errors import ConfigError
+from ofa.io import yaml_error_reason
 
 Choice = Union[list[int], Literal["all", "max", "min"]]
 PRESETS_DIR = Path(__file__).parent / "presets"
@@ -217,9 +218,11 @@ def read_yaml(path: Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is binary, not UTF-8 YAML text") from None
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a malformed scalar (e.g. date 2020-13-45)
+        raise ConfigError(f"config file {path} is not valid YAML: {yaml_error_reason(exc)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of keys (space, data, schedule, ...)")
     return data

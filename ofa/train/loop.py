@@ -183,12 +183,18 @@ def _cpu(state: dict) -> dict:
 
 
 def _saved_device(run_dir: Path) -> str:
-    """The run's ``device`` setting from its config.yaml (``auto`` where this rank cannot read it)."""
-    import yaml
+    """The run's ``device`` setting from its config.yaml (``auto`` where this rank cannot see the file)."""
+    from ofa.train.config import read_yaml
 
     path = run_dir / CONFIG_YAML
-    data = yaml.safe_load(path.read_text()) if path.is_file() else None
-    return data.get("device", "auto") if isinstance(data, dict) else "auto"
+    if not path.is_file():
+        return "auto"
+    try:
+        return str(read_yaml(path).get("device", "auto"))
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}. It is the saved config of run {run_dir}: restore it, or delete it to resume "
+                          "(the checkpoint holds the config and --resume rewrites the file; the device is then "
+                          "chosen automatically)") from None
 
 
 class _Window:

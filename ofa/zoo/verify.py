@@ -1,0 +1,93 @@
+"""``ofa verify PATH``: tell an artifact's kind from its manifest (or zoo card) and run that kind's checks.
+
+Supernet and sub-network directories: every recorded file hash, then a strict load (tensor names and shapes
+against the manifest's architecture). Latency tables: the load's timing checks, every block present, the
+end-to-end rows readable. Zoo entries: every file hash of the card, then the entry's sub-network as above.
+Each check that fails raises the :class:`~ofa.errors.ArtifactError` that names the file and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ofa.errors import ArtifactError
+
+KNOWN = "a supernet or sub-network directory, a latency table directory (`ofa lut build`) or a zoo entry"
+
+
+@dataclass
+class Verified:
+    path: Path
+    kind: str
+    checks: list[str] = field(default_factory=list)
+
+
+def verify_artifact(path: str | Path) -> Verified:
+    """Run the checks of the artifact at ``path``; returns what was checked, raises on the first problem."""
+    from ofa.artifacts import verify_model
+    from ofa.zoo.card import CARD_JSON
+
+    path = Path(path)
+    if not path.is_dir():
+        raise ArtifactError(f"{path} is not a directory; `ofa verify` checks {KNOWN}")
+    if (path / CARD_JSON).is_file():
+        return Verified(path, "zoo-entry", _zoo_entry(path))
+    kind = _json(path / "manifest.json", f"{path} has no manifest.json or card.json: it is not {KNOWN}").get("kind")
+    if kind in ("supernet", "subnet"):
+        return Verified(path, kind, verify_model(path))
+    if kind == "latency-lut":
+        return Verified(path, kind, _latency_table(path))
+    raise ArtifactError(f"{path} holds a {kind!r} artifact, which `ofa verify` does not check; it checks {KNOWN}")
+
+
+def _json(file: Path, missing: str) -> dict:
+    if not file.is_file():
+        raise ArtifactError(missing)
+    try:
+        data = json.loads(file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{file} is not valid JSON ({exc}); restore it, or re-create the artifact") from None
+    if not isinstance(data, dict):
+        raise ArtifactError(f"{file} is not a JSON object; restore it, or re-create the artifact")
+    return data
+
+
+def _latency_table(path: Path) -> list[str]:
+    from latency.e2e import load_e2e
+    from latency.table import LatencyTable
+
+    table = LatencyTable.load(path)  # refuses cut-off rows and impossible timings
+    missing = table.missing_blocks()
+    if missing:
+        r, key = missing[0]
+        raise ArtifactError(f"{path} is incomplete: {len(missing)} block(s) have no timing, e.g. {key} at r={r}; "
+                            f"re-run `ofa lut build` with the same arguments and --out {path} (it measures only "
+                            "the missing blocks)")
+    rows = load_e2e(path)
+    return [f"{len(table.frame)} blocks of {table.space_id} at {table.resolutions}: none missing, timings valid",
+            f"{len(rows)} end-to-end rows readable"]
+
+
+def _zoo_entry(path: Path) -> list[str]:
+    from ofa.artifacts import MANIFEST, verify_model
+    from ofa.io import sha256_file
+    from ofa.zoo.card import CARD_JSON
+
+    files = _json(path / CARD_JSON, "").get("files")
+    if not files:
+        raise ArtifactError(f"{path / CARD_JSON} records no file hashes (an older zoo); delete {path} and re-run "
+                            "`ofa zoo` to rebuild it")
+    fix = f"delete {path} and re-run `ofa zoo` to rebuild the entry"
+    for rel, meta in files.items():
+        file = path / rel
+        if not file.is_file():
+            raise ArtifactError(f"{file} is listed in {path / CARD_JSON} but missing; {fix}")
+        if file.stat().st_size != meta.get("bytes") or sha256_file(file) != meta.get("sha256"):
+            raise ArtifactError(f"{file} does not match the size/sha256 recorded in {path / CARD_JSON}: it was "
+                                f"changed after the entry was built; {fix}")
+    checks = [f"sha256 of the {len(files)} files listed in {CARD_JSON}"]
+    if (path / "subnet" / MANIFEST).is_file():
+        checks += [f"subnet: {check}" for check in verify_model(path / "subnet")]
+    return checks
