@@ -14,7 +14,6 @@ import logging
 import os
 from pathlib import Path
 
-import yaml
 
 from devices.spec import DeviceSpec
 from ofa.errors import ConfigError
@@ -26,13 +25,10 @@ USER_DIR = Path("~/.config/ofa/devices").expanduser()
 
 def load_device_file(path: "str | Path") -> list[DeviceSpec]:
     """Read every device declared in a YAML file (``yaml.safe_load``)."""
+    from ofa.io import read_yaml_file
+
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"device file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"device file {path} is not valid YAML: {exc}") from None
+    data = read_yaml_file(path, "device file", mapping=False, fix="see docs/devices_and_latency.md for the format")
     entries = data.get("devices") if isinstance(data, dict) and "devices" in data else [data]
     if not isinstance(entries, list):
         raise ConfigError(f"device file {path}: 'devices' must be a list of device mappings")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -25,6 +26,17 @@ def _fail(what: str, text: str) -> DeviceError:
     return DeviceError(f"could not read {what} output (format changed or the run failed). Output tail:\n{tail(text)}")
 
 
+def _number(token: str, what: str, text: str) -> float:
+    """A finite, non-negative number from the tool's output (``1.2.3``, ``inf`` or ``1e999`` are read errors)."""
+    try:
+        value = float(token)
+    except ValueError:
+        raise _fail(f"{what} (the number {token!r})", text) from None
+    if not math.isfinite(value) or value < 0:
+        raise _fail(f"{what} (the number {token!r})", text)
+    return value
+
+
 # ----- TFLite benchmark_model ----------------------------------------------------------------------
 _BM_COUNT = re.compile(r"count=(\d+)\s+first=([\d.]+)\s+curr=([\d.]+)\s+min=([\d.]+)\s+max=([\d.]+)\s+"
                        r"avg=([\d.eE+\-]+)\s+std=([\d.eE+\-]+)")
@@ -40,11 +52,10 @@ def parse_benchmark_model(text: str, model_id: str = "") -> Timing:
     runs = _BM_COUNT.findall(text)
     if not runs:
         raise _fail("benchmark_model", text)
-    count, _first, _curr, vmin, vmax, avg, std = runs[-1]
-    summary = {"count": float(count), "mean": float(avg) / 1000, "std": float(std) / 1000,
-               "min": float(vmin) / 1000, "max": float(vmax) / 1000}
+    count, _first, _curr, vmin, vmax, avg, std = (_number(v, "benchmark_model", text) for v in runs[-1])
+    summary = {"count": count, "mean": avg / 1000, "std": std / 1000, "min": vmin / 1000, "max": vmax / 1000}
     avg_line = _BM_AVG.search(text)
-    if avg_line and abs(float(avg_line.group(1)) - float(avg)) > 0.01 * max(float(avg), 1.0):
+    if avg_line and abs(_number(avg_line.group(1), "benchmark_model", text) - avg) > 0.01 * max(avg, 1.0):
         raise DeviceError(f"benchmark_model output is inconsistent (avg {avg} us vs Inference (avg) "
                           f"{avg_line.group(1)} us). Output tail:\n{tail(text)}")
     if summary["count"] <= 0 or summary["mean"] <= 0:
@@ -74,13 +85,13 @@ def parse_trtexec(text: str, model_id: str = "", metric: str = "GPU Compute Time
         raise _fail(f"trtexec ('{metric}' in the performance summary)", text)
     values: dict[str, float] = {}
     for name, pct, value in _TRT_FIELDS.findall(line):
-        values[f"p{pct}" if pct else name] = float(value)
+        values[f"p{pct}" if pct else name] = _number(value, "trtexec", text)
     if not {"min", "max", "mean", "median"} <= set(values):
         raise _fail(f"trtexec ('{metric}' line)", text)
     summary: dict[str, Any] = {k: values[k] for k in ("min", "max", "mean", "median")}
     cv = _TRT_CV.search(text)
     if cv:
-        summary["std"] = float(cv.group(1)) / 100 * values["mean"]
+        summary["std"] = _number(cv.group(1), "trtexec", text) / 100 * values["mean"]
     elif "p90" in values:
         summary["std"], summary["std_estimated"] = max(values["p90"] - values["median"], 0.0) / _Z90, 1.0
     queries = _TRT_QUERIES.search(text)
@@ -103,10 +114,16 @@ def parse_script_line(line: str) -> Optional[dict[str, Any]]:
 
 def timing_from_event(event: dict[str, Any], output: str) -> Timing:
     samples = event.get("samples_ms")
-    if not isinstance(samples, list) or not samples or not all(isinstance(s, (int, float)) and s >= 0 for s in samples):
+    if not isinstance(samples, list) or not samples or not all(_valid_ms(s) for s in samples):
         raise _fail(f"bench_script (result for {event.get('id')!r} has no valid samples)", output)
     anchor = event.get("anchor_samples_ms") or None
-    if anchor is not None and not (isinstance(anchor, list) and all(isinstance(s, (int, float)) and s >= 0 for s in anchor)):
+    if anchor is not None and not (isinstance(anchor, list) and all(_valid_ms(s) for s in anchor)):
         raise _fail(f"bench_script (result for {event.get('id')!r} has invalid anchor samples)", output)
+    if "id" not in event:
+        raise _fail("bench_script (a result without an id)", output)
     return Timing(str(event["id"]), samples_ms=[float(s) for s in samples],
                   anchor_samples_ms=[float(s) for s in anchor] if anchor else None)
+
+
+def _valid_ms(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0

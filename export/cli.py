@@ -9,7 +9,9 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    app.command("export")(export_cmd)
+    from ofa.cli.common import handle_errors
+
+    app.command("export")(handle_errors(export_cmd))
 
 
 def export_cmd(
@@ -31,10 +33,8 @@ def export_cmd(
                                              "(catalog name or YAML; e.g. a Jetson over SSH) instead of locally."),
 ) -> None:
     """Export a sub-network to ONNX / TFLite / TensorRT, each validated against PyTorch on real images."""
-    from ofa.cli.common import handle_errors
-
-    handle_errors(_run)(subnet, out_dir, formats, precision, subnet_config, calib_data, calib_images, val_images,
-                        nhwc, allow_mismatch, opset, dynamic_batch, threads, as_json, trt_device)
+    _run(subnet, out_dir, formats, precision, subnet_config, calib_data, calib_images, val_images,
+         nhwc, allow_mismatch, opset, dynamic_batch, threads, as_json, trt_device)
 
 
 def _run(subnet, out_dir, formats, precision, subnet_config, calib_data, calib_images, val_images, nhwc,

@@ -27,7 +27,7 @@ import pandas as pd
 
 from latency.stats import PERCENTILES, STAT_COLUMNS, STEADY, steady
 from ofa.errors import ArtifactError
-from ofa.io import atomic_write, atomic_write_json
+from ofa.io import atomic_write, atomic_write_json, read_json_file
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 2  # 2: anchor_ms column, manifest "stat"; schema-1 tables still load (stat mean_ms)
@@ -67,15 +67,10 @@ class LatencyTable:
         manifest_path, table_path = directory / MANIFEST_FILE, directory / TABLE_FILE
         if not manifest_path.is_file():
             raise ArtifactError(f"{directory} is not a latency table (no {MANIFEST_FILE}); build one with `ofa lut build`")
-        try:
-            manifest = json.loads(manifest_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ArtifactError(f"{manifest_path} is not valid JSON: {exc}") from None
+        manifest = read_json_file(manifest_path, "latency table manifest", ArtifactError)
         if manifest.get("kind") != "latency-lut":
             raise ArtifactError(f"{directory} holds a {manifest.get('kind')!r} artifact, not a latency table")
-        if manifest.get("schema_version", 0) > SCHEMA_VERSION:
-            raise ArtifactError(f"{directory} uses LUT schema {manifest['schema_version']}; this tool reads up to "
-                                f"{SCHEMA_VERSION}. Upgrade ofa-deploy.")
+        check_manifest(manifest, manifest_path)
         frame = _read_frame(table_path) if table_path.is_file() else None
         table = cls(directory, manifest, frame)
         if frame is not None:
@@ -93,7 +88,8 @@ class LatencyTable:
 
     @property
     def num_classes(self) -> int:
-        return int(self.manifest.get("num_classes", 1000))
+        value = self.manifest.get("num_classes")
+        return 1000 if value is None else int(value)  # tables written before the field: ImageNet heads
 
     def idents(self) -> set[tuple[int, str]]:
         return set(zip(self.frame["resolution"].astype(int), self.frame["key"]))
@@ -199,8 +195,12 @@ def _read_frame(path: Path) -> pd.DataFrame:
     fill_missing_stats(frame)
     if not set(COLUMNS) - {"measured_at"} <= set(frame.columns):
         raise ArtifactError(f"{path} lacks columns {sorted(set(COLUMNS) - set(frame.columns))}; {fix}")
-    resolution = pd.to_numeric(frame["resolution"], errors="coerce")
-    broken = cut_off_rows(frame, ["key"]) | (resolution.isna() | (resolution != resolution.round())).to_numpy()
+    try:
+        resolution = pd.to_numeric(frame["resolution"], errors="coerce").astype(float)
+    except (OverflowError, TypeError, ValueError):  # an integer beyond int64, or a mixed column
+        resolution = pd.Series(np.nan, index=frame.index)
+    valid = np.isfinite(resolution) & (resolution == resolution.round()) & (resolution >= 1) & (resolution <= 4096)
+    broken = cut_off_rows(frame, ["key"]) | ~valid.to_numpy(bool)
     broken = np.flatnonzero(broken)
     if len(broken):
         raise ArtifactError(f"{path}: data row(s) {(broken[:5] + 1).tolist()} are incomplete (a cut-off write?); {fix}")
@@ -261,6 +261,33 @@ def fill_missing_stats(frame: pd.DataFrame) -> pd.DataFrame:
         if column not in frame.columns:
             frame[column] = np.nan
     return frame
+
+
+#: manifest field -> (types it may hold, required); what readers of a table rely on
+_MANIFEST_FIELDS = {"schema_version": ((int,), True), "space": ((str,), True), "resolutions": ((list,), True),
+                    "num_classes": ((int,), False), "stat": ((str,), False), "budget_stat": ((str,), False),
+                    "device": ((dict,), False), "protocol": ((dict,), False), "n_blocks": ((int,), False),
+                    "source": ((str,), False)}
+
+
+def check_manifest(manifest: dict, path: Path) -> None:
+    """Refuse a hand-edited or corrupt LUT manifest with an :class:`ArtifactError` naming the field."""
+    fix = "restore it from the table's build (or rebuild with `ofa lut build`)"
+    for key, (types, required) in _MANIFEST_FIELDS.items():
+        value = manifest.get(key)
+        if value is None and not required:
+            continue
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise ArtifactError(f"{path}: field {key!r} must be a {' or '.join(t.__name__ for t in types)}, got "
+                                f"{value!r}; {fix}")
+    if manifest["schema_version"] > SCHEMA_VERSION:
+        raise ArtifactError(f"{path} uses LUT schema {manifest['schema_version']}; this tool reads up to "
+                            f"{SCHEMA_VERSION}. Upgrade ofa-deploy.")
+    res = manifest["resolutions"]
+    if not res or not all(isinstance(r, int) and not isinstance(r, bool) and 1 <= r <= 4096 for r in res):
+        raise ArtifactError(f"{path}: 'resolutions' must list input sizes in pixels, got {res!r}; {fix}")
+    if manifest.get("num_classes") is not None and not 1 <= manifest["num_classes"] <= 10**6:
+        raise ArtifactError(f"{path}: 'num_classes' must be 1..1000000, got {manifest['num_classes']!r}; {fix}")
 
 
 def new_manifest(space_id: str, resolutions: list[int], num_classes: int, n_blocks: int, device: dict[str, Any],

@@ -13,6 +13,7 @@ from devices.session import DeviceSession
 from latency.anchor import table_anchor
 from latency.api import e2e_values
 from latency.e2e import configs_of, load_e2e, measure_subnets, spread_sample
+from latency.lock import lut_lock
 from latency.predictors import BlockSumPredictor, CalibratedSumPredictor, FittedE2EPredictor, LatencyPredictor
 from latency.stats import budget_column
 from latency.table import REPORT_FILE, LatencyTable, now
@@ -49,7 +50,9 @@ def cross_validated(fit: Callable[[list[int]], LatencyPredictor], configs: list[
 
 def validate_lut(lut_dir: "str | Path", device=None, n: int = 100, seed: int = 1,
                  on_progress: Optional[Callable[[int, int], None]] = None, session: Optional[DeviceSession] = None) -> dict:
-    """Measure ``n`` sub-networks spread over the latency range and report each predictor's accuracy."""
+    """Measure ``n`` sub-networks spread over the latency range and report each predictor's accuracy.
+
+    Holds the table's write lock while it measures (a concurrent build or calibration fails fast)."""
     table = LatencyTable.load(lut_dir)
     space = get_space(table.space_id)
     if n < 2 * K_FOLDS:
@@ -60,6 +63,13 @@ def validate_lut(lut_dir: "str | Path", device=None, n: int = 100, seed: int = 1
     if session is None:
         with DeviceSession(device) as live:
             return validate_lut(lut_dir, device, n, seed, on_progress, live)
+    with lut_lock(lut_dir):  # it appends end-to-end rows: one writer per table (re-entrant for the builder)
+        return _measure_and_score(table, space, block_sum, configs, lut_dir, seed, on_progress, session)
+
+
+def _measure_and_score(table: LatencyTable, space: SearchSpace, block_sum: BlockSumPredictor,
+                       configs: list[SubnetConfig], lut_dir: "str | Path", seed: int,
+                       on_progress: Optional[Callable[[int, int], None]], session: DeviceSession) -> dict:
     rows = measure_subnets(session, space, configs, lut_dir, "validation", table.num_classes, on_progress,
                            anchor=table_anchor(table, space))
     report = score(table, space, block_sum, configs, e2e_values(table, rows, budget_column(table.budget_stat)), seed)

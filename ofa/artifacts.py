@@ -30,7 +30,7 @@ from torch import nn
 
 from ofa import __version__
 from ofa.errors import ArtifactError, ConfigError
-from ofa.io import atomic_write, atomic_write_json, sha256_file
+from ofa.io import atomic_write, atomic_write_json, read_json_file, sha256_file
 from ofa.spaces import SearchSpace
 from ofa.subnet import SubnetConfig
 
@@ -61,11 +61,19 @@ class ModelInfo:
 
     @classmethod
     def from_manifest(cls, manifest: dict) -> "ModelInfo":
+        """Raises ``ValueError``/``TypeError``/``KeyError`` for a missing or out-of-range field."""
         norm = manifest.get("normalization") or {}
-        return cls(num_classes=int(manifest["num_classes"]), mean=tuple(norm.get("mean", IMAGENET_MEAN)),
+        info = cls(num_classes=int(manifest["num_classes"]), mean=tuple(norm.get("mean", IMAGENET_MEAN)),
                    std=tuple(norm.get("std", IMAGENET_STD)), labels=manifest.get("labels"),
                    dropout=float(manifest.get("dropout", 0.0)), config=manifest.get("config") or {},
                    inputs=manifest.get("inputs") or {})
+        if not 1 <= info.num_classes <= 10**6:
+            raise ValueError(f"num_classes must be 1..1000000, got {info.num_classes}")
+        if not 0.0 <= info.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {info.dropout}")
+        if len(info.mean) != 3 or len(info.std) != 3 or not all(0 < float(s) < 1e3 for s in info.std):
+            raise ValueError(f"normalization must hold 3 means and 3 positive stds, got {norm}")
+        return info
 
 
 # ----- writing --------------------------------------------------------------------------------
@@ -121,10 +129,7 @@ def read_manifest(path: "str | Path", kind: str | None = None) -> dict:
         raise ArtifactError(f"{path} does not exist")
     if not (path / MANIFEST).is_file():
         raise ArtifactError(f"{path} has no {MANIFEST}: not an artifact directory, or an interrupted write (re-run the command that makes it)")
-    try:
-        manifest = json.loads((path / MANIFEST).read_text())
-    except json.JSONDecodeError as exc:
-        raise ArtifactError(f"{path / MANIFEST} is not valid JSON: {exc}") from None
+    manifest = read_json_file(path / MANIFEST, "manifest", ArtifactError)
     if manifest.get("schema_version") != SCHEMA_VERSION:
         raise ArtifactError(f"{path} has schema version {manifest.get('schema_version')}, this tool reads {SCHEMA_VERSION}")
     if kind and manifest.get("kind") != kind:

@@ -79,3 +79,58 @@ def yaml_error_reason(exc: BaseException) -> str:
     if not problem:
         return " ".join(str(exc).split())
     return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(problem)
+
+
+# ----- reading user files -----------------------------------------------------------------------------
+def read_text_file(path: "str | Path", what: str, error: type = None, fix: str = "") -> str:
+    """The UTF-8 text of ``path``; ``error`` (default :class:`ConfigError`) naming ``what`` and the file otherwise."""
+    from ofa.errors import ConfigError
+
+    error = error or ConfigError
+    path, hint = Path(path), f"; {fix}" if fix else ""
+    if not path.is_file():
+        raise error(f"{what} {path} does not exist{hint}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise error(f"{what} {path} is binary, not UTF-8 text{hint}") from None
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror or exc}{hint}") from None
+
+
+def read_json_file(path: "str | Path", what: str, error: type = None, fix: str = "", mapping: bool = True) -> Any:
+    """Parsed JSON of ``path`` (a dict when ``mapping``); one typed error naming the file for any problem."""
+    from ofa.errors import ConfigError
+
+    error, hint = error or ConfigError, f"; {fix}" if fix else ""
+    text = read_text_file(path, what, error, fix)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(f"{what} {path} is not valid JSON ({exc}){hint}") from None
+    except RecursionError:
+        raise error(f"{what} {path} is nested too deeply{hint}") from None
+    if mapping and not isinstance(data, dict):
+        raise error(f"{what} {path} must hold a JSON object, got {type(data).__name__}{hint}")
+    return data
+
+
+def read_yaml_file(path: "str | Path", what: str, error: type = None, fix: str = "", mapping: bool = True) -> Any:
+    """``yaml.safe_load`` of ``path`` (a dict when ``mapping``; an empty file is ``{}``); typed errors otherwise."""
+    import yaml
+
+    from ofa.errors import ConfigError
+
+    error, hint = error or ConfigError, f"; {fix}" if fix else ""
+    text = read_text_file(path, what, error, fix)
+    try:
+        data = yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a malformed scalar such as the date 2020-13-45
+        raise error(f"{what} {path} is not valid YAML ({yaml_error_reason(exc)}){hint}") from None
+    except RecursionError:
+        raise error(f"{what} {path} is nested too deeply{hint}") from None
+    if mapping:
+        data = {} if data is None else data
+        if not isinstance(data, dict):
+            raise error(f"{what} {path} must hold a mapping of settings, got {type(data).__name__}{hint}")
+    return data

@@ -51,7 +51,7 @@ def test_same_shape_weights_of_another_run_are_refused(tmp_path):
         load_supernet(a)
     assert str(a / "weights.safetensors") in str(err.value) and "Restore the original file" in str(err.value)
     result = _cli("verify", str(a))
-    assert result.exit_code == 2 and "weights.safetensors has sha256" in result.output
+    assert result.exit_code == ArtifactError.exit_code and "weights.safetensors has sha256" in result.output
 
 
 def test_swapped_subnet_weights_are_refused(tmp_path):
@@ -161,6 +161,23 @@ def test_verify_zoo_entry(tmp_path):
         verify_artifact(entry)
 
 
+def test_verify_accuracy_predictor_and_refuse_edited_weights(tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    from test_bad_input_support import write_acc_predictor
+
+    path = write_acc_predictor(tmp_path / "acc")
+    result = _cli("verify", str(path))
+    assert result.exit_code == 0 and "(accuracy-predictor)" in result.output and "shapes and values valid" in result.output
+    tensors = load_file(str(path / "predictor.safetensors"))
+    key = sorted(tensors)[0]
+    tensors[key] = tensors[key][:-1]  # one input feature fewer than the space's encoding
+    save_file(tensors, str(path / "predictor.safetensors"))
+    result = _cli("verify", str(path))
+    assert result.exit_code == ArtifactError.exit_code and "predictor.safetensors" in result.output
+    assert "ensemble member 0: layer 0 has shapes" in result.output
+
+
 def test_verify_refuses_what_it_does_not_know(tmp_path):
     result = _cli("verify", str(tmp_path))
-    assert result.exit_code == 2 and "no manifest.json or card.json" in result.output
+    assert result.exit_code == ArtifactError.exit_code and "no manifest.json or card.json" in result.output

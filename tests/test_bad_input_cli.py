@@ -49,28 +49,28 @@ def test_search_runs_with_a_lut_of_its_space(search_inputs):
 def test_search_lut_for_another_space_is_one_line(search_inputs):
     write_lut(search_inputs / "lut", IN32, resolutions=(32,))
     result = _search(search_inputs, "--device", str(search_inputs / "lut"), "--latency-ms", "5")
-    assert result.exit_code == 2 and f"is for space {IN32}" in result.output
+    assert result.exit_code == ConfigError.exit_code and f"is for space {IN32}" in result.output
 
 
 def test_search_missing_accuracy_dir_is_one_line(search_inputs):
     result = _cli("search", "--supernet", str(search_inputs / "supernet"), "--acc-predictor",
                   str(search_inputs / "nope"))
-    assert result.exit_code == 2 and "nope is not an accuracy predictor directory" in result.output
+    assert result.exit_code == ArtifactError.exit_code and "nope is not an accuracy predictor directory" in result.output
 
 
 def test_search_device_name_says_how_to_make_its_table(search_inputs):
     result = _search(search_inputs, "--device", "local-ort-cpu", "--latency-ms", "5")
-    assert result.exit_code == 2
+    assert result.exit_code == ConfigError.exit_code
     assert "is a device name" in result.output and "ofa lut build --device local-ort-cpu" in result.output
     unknown = _search(search_inputs, "--device", "no-such-thing", "--latency-ms", "5")
-    assert unknown.exit_code == 2 and "does not exist" in unknown.output
+    assert unknown.exit_code == ConfigError.exit_code and "does not exist" in unknown.output
 
 
 def test_search_error_through_the_real_entry_point_has_no_traceback(search_inputs):
     proc = subprocess.run(OFA + ["search", "--supernet", str(search_inputs / "supernet"), "--acc-predictor",
                                  str(search_inputs / "acc"), "--device", "local-ort-cpu"],
                           capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "error:" in proc.stderr
+    assert proc.returncode == ConfigError.exit_code and "Traceback" not in proc.stderr and "error:" in proc.stderr
 
 
 # ----- 9. ofa import-official ------------------------------------------------------------------------------
@@ -82,7 +82,7 @@ def test_import_official_zero_byte_checkpoint(tmp_path):
     with pytest.raises(ArtifactError, match="empty"):
         read_checkpoint(empty)
     result = _cli("import-official", str(empty), "--out", str(tmp_path / "out"))
-    assert result.exit_code == 2 and "ofa.pth" in result.output and "empty" in result.output
+    assert result.exit_code == ArtifactError.exit_code and "ofa.pth" in result.output and "empty" in result.output
 
 
 @pytest.mark.parametrize("kind", ["pickled-object", "junk", "truncated"])
@@ -116,13 +116,13 @@ def test_resume_with_corrupt_config_yaml_is_a_config_error(tmp_path, content):
     with pytest.raises(ConfigError, match="config.yaml.*--resume"):
         resume(run)
     result = _cli("train", "--resume", str(run))
-    assert result.exit_code == 2 and "config.yaml" in result.output
+    assert result.exit_code == ConfigError.exit_code and "config.yaml" in result.output
 
 
 # ----- 10. ofa lut build says which head it times ------------------------------------------------------------
 def test_lut_build_states_the_classifier_size_and_the_option(tmp_path):
     default = _cli("lut", "build", "--device", "no-such-device", "--space", TINY, "--out", str(tmp_path / "a"))
-    assert default.exit_code == 2 and "unknown device" in default.output
+    assert default.exit_code == ConfigError.exit_code and "unknown device" in default.output
     assert "1000 outputs" in default.output and "--num-classes" in default.output
     ten = _cli("lut", "build", "--device", "no-such-device", "--space", TINY, "--out", str(tmp_path / "b"),
                "--num-classes", "10")

@@ -37,7 +37,7 @@ def test_export_onnx_refuses_opsets_it_would_not_write(tmp_path, opset):
 
 def test_cli_opset_3_is_refused_before_any_work(subnet_dir, tmp_path):
     result = runner.invoke(app, ["export", str(subnet_dir), "--opset", "3", "--out", str(tmp_path / "out")])
-    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert result.exit_code == ConfigError.exit_code and isinstance(result.exception, SystemExit)
     assert "opset 3 is not supported" in result.output and f"{MIN_OPSET}.." in result.output
     assert not (tmp_path / "out" / "export_report.json").exists()
 

@@ -49,7 +49,7 @@ def test_lut_predict_reports_a_bad_subnet_file_in_one_line(tmp_path):
     ok = _cli("lut", "predict", str(tmp_path / "lut"), "--subnet", str(good))
     assert ok.exit_code == 0 and json.loads(ok.stdout)["latency_ms"] > 0
     result = _cli("lut", "predict", str(tmp_path / "lut"), "--subnet", str(bad))
-    assert result.exit_code == 2 and "bad.json" in result.output and "not UTF-8" in result.output
+    assert result.exit_code == ConfigError.exit_code and "bad.json" in result.output and "not UTF-8" in result.output
 
 
 # ----- 3. non-integer / non-finite values ------------------------------------------------------------
@@ -89,7 +89,7 @@ def test_channel_divisor_zero_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="channel_divisor"):
         get_space(path)
     result = _cli("space", "show", str(path))
-    assert result.exit_code == 2 and "channel_divisor" in result.output and "space.json" in result.output
+    assert result.exit_code == ConfigError.exit_code and "channel_divisor" in result.output and "space.json" in result.output
 
 
 @pytest.mark.parametrize("field,values,bound", [("d_choices", [1, 50], "1..8"), ("ks_choices", [3, 11], "1..9"),
@@ -145,7 +145,7 @@ def test_cut_off_e2e_csv_is_an_artifact_error_with_the_fix(tmp_path):
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps(_good_cfg()))
     result = _cli("lut", "predict", str(lut), "--subnet", str(cfg))
-    assert result.exit_code == 2 and "e2e.csv" in result.output
+    assert result.exit_code == ArtifactError.exit_code and "e2e.csv" in result.output
 
 
 @pytest.mark.parametrize("damage", ["fields", "garbage", "negative"])
@@ -185,7 +185,7 @@ def test_edited_block_latency_is_refused_naming_block_and_file(tmp_path, value):
         LatencyTable.load(lut)
     assert key in str(info.value) and "lut.csv" in str(info.value) and "mean_ms" in str(info.value)
     result = _cli("lut", "show", str(lut))
-    assert result.exit_code == 2 and key in result.output
+    assert result.exit_code == ArtifactError.exit_code and key in result.output
 
 
 def test_unused_statistic_may_be_missing_but_not_negative(tmp_path):

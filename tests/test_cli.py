@@ -5,6 +5,7 @@ import sys
 from typer.testing import CliRunner
 
 from ofa.cli.main import app
+from ofa.errors import ArtifactError
 
 runner = CliRunner()
 OFA = [sys.executable, "-m", "ofa.cli.main"]
@@ -38,6 +39,6 @@ def test_user_error_is_one_line_without_traceback(tmp_path):
     (tmp_path / "c.json").write_text('{"space": "ofa_tiny_in32_d12_e34_k35_w1.0", "ks": [3], "e": [3], "d": [1], "r": 16}')
     proc = subprocess.run(OFA + ["extract", str(tmp_path / "missing"), "--subnet", str(tmp_path / "c.json"), "--out", str(tmp_path / "o")],
                           capture_output=True, text=True)
-    assert proc.returncode == 2
+    assert proc.returncode == ArtifactError.exit_code
     assert "error:" in proc.stderr and "does not exist" in proc.stderr
     assert "Traceback" not in proc.stderr

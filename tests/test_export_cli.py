@@ -12,6 +12,7 @@ from ofa.nn.supernet import OFASupernet
 from ofa.spaces import get_space
 from ofa.subnet import SubnetConfig
 from test_export_support import TINY, digits_info, make_subnet
+from ofa.errors import ArtifactError
 
 runner = CliRunner()
 
@@ -41,4 +42,4 @@ def test_export_supernet_with_subnet_config(tmp_path):
 
 def test_user_errors_exit_non_zero_without_traceback(tmp_path):
     result = runner.invoke(app, ["export", str(tmp_path / "missing"), "--out", str(tmp_path / "out")])
-    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.exit_code == ArtifactError.exit_code and "Traceback" not in result.output

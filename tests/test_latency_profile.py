@@ -16,7 +16,7 @@ from latency.blocks import enumerate_blocks
 from latency.micro import ModelCache, block_module
 from latency.profile import build_lut
 from latency.table import LatencyTable
-from ofa.errors import ArtifactError, DeviceError
+from ofa.errors import ArtifactError, ConfigError, DeviceError
 from ofa.spaces import get_space
 
 TINY = "ofa_tiny_in32_d12_e34_k35_w1.0"
@@ -91,7 +91,7 @@ def test_validate_and_cli_on_a_local_table(tmp_path):
     pred = runner.invoke(app, ["lut", "predict", str(out), "--subnet", str(cfg), "--predictor", "block_sum"])
     assert pred.exit_code == 0 and json.loads(pred.stdout)["latency_ms"] > 0
     bad = runner.invoke(app, ["lut", "build", "--device", "no-such", "--space", TINY, "--out", str(tmp_path / "x")])
-    assert bad.exit_code == 2 and "unknown device" in bad.output and "Traceback" not in bad.output
+    assert bad.exit_code == ConfigError.exit_code and "unknown device" in bad.output and "Traceback" not in bad.output
 
 
 def test_device_cli_list_and_check():

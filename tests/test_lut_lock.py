@@ -70,7 +70,7 @@ def test_second_writer_fails_fast_then_a_killed_holder_frees_the_lock(tmp_path, 
     device_yaml = tmp_path / "tiny-ort.yaml"
     device_yaml.write_text(yaml.safe_dump(DEVICE))
     result = _cli_build(device_yaml, out)
-    assert result.exit_code == 2 and f"pid {other.pid}" in result.output
+    assert result.exit_code == ConfigError.exit_code and f"pid {other.pid}" in result.output
 
     other.kill()  # a run killed mid-build: the kernel drops its lock
     other.wait()
@@ -116,3 +116,16 @@ def test_calibration_into_a_locked_table_is_refused(tmp_path, holder):
         calibrate(lut, DeviceSpec.from_dict(DEVICE), n=2)
     assert not (lut / "e2e.csv").exists()
     assert sorted(p.name for p in lut.iterdir() if not p.name.startswith(".ofa-lut")) == before
+
+
+def test_validation_into_a_locked_table_is_refused(tmp_path, holder):
+    from test_bad_input_support import write_lut
+
+    from latency.validate import validate_lut
+
+    lut = tmp_path / "lut"
+    write_lut(lut)
+    other = holder(lut)
+    with pytest.raises(ConfigError, match=f"pid {other.pid}"):
+        validate_lut(lut, DeviceSpec.from_dict(DEVICE), n=10)
+    assert not (lut / "e2e.csv").exists() and not (lut / "validation.json").exists()

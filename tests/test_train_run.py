@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import ofa
-from ofa.errors import ConfigError
+from ofa.errors import ArtifactError, ConfigError
 from ofa.train import load_config, resume, train
 from ofa.train.checkpoint import load_checkpoint
 from ofa.train.metrics import read_metrics
@@ -130,8 +130,8 @@ def test_cli_refuses_to_overwrite_a_run_and_reports_config_errors(reference):
 
     runner = CliRunner()
     again = runner.invoke(app, ["train", "--preset", "smoke", "--out", str(reference.run_dir)])
-    assert again.exit_code == 2 and "already holds a training run" in again.output and "Traceback" not in again.output
+    assert again.exit_code == ConfigError.exit_code and "already holds a training run" in again.output and "Traceback" not in again.output
     bad = runner.invoke(app, ["train", "--preset", "smoke", "--out", "unused", "--set", "schedule.kernel.ks=[9]"])
-    assert bad.exit_code == 2 and "valid ks choices: [3, 5]" in bad.output
+    assert bad.exit_code == ConfigError.exit_code and "valid ks choices: [3, 5]" in bad.output
     shown = runner.invoke(app, ["train", "--space", "ofa_tiny_in32_d12_e34_k35_w1.0", "--print-config"])
     assert shown.exit_code == 0 and "name: depth12" in shown.output

@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from ofa.errors import ConfigError
+from ofa.zoo.verify import verify_artifact
+
 ZOO_YAML = """
 name: test-zoo
 space: ofa_tiny_in32_d12_e34_k35_w1.0
@@ -62,6 +65,8 @@ def test_structure_and_infeasible_budget(zoo):
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and ok["name"] in html and "infeasible" in html
     assert (out / "index.csv").read_text().count("\n") == len(index) + 1
+    verified = verify_artifact(out)  # the whole zoo: every entry's file hashes and a strict load of its subnet
+    assert verified.kind == "zoo" and any(c.startswith(f"{ok['path']}: sha256 of the") for c in verified.checks)
 
 
 def test_card_figures_are_real_measurements(zoo):
@@ -134,7 +139,7 @@ def test_rerun_does_no_repeated_work(zoo):
 def test_bad_zoo_config_is_a_clear_error(tmp_path):
     (tmp_path / "z.yaml").write_text("devices: []\nbogus: 1\n")
     proc = _zoo(tmp_path / "z.yaml", tmp_path / "o")
-    assert proc.returncode == 2 and "bogus" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == ConfigError.exit_code and "bogus" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_slow_device_tightens_the_target_then_says_over_budget(zoo, tmp_path, monkeypatch):

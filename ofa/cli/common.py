@@ -10,6 +10,7 @@ import sys
 from typing import Any, Callable
 
 import typer
+import typer.exceptions
 from rich.console import Console
 from rich.table import Table
 
@@ -19,22 +20,39 @@ console = Console(stderr=True)
 out = Console()
 
 
+#: set by ``ofa --debug`` (or the environment variable ``OFA_DEBUG=1``): show tracebacks
+DEBUG = {"on": bool(os.environ.get("OFA_DEBUG"))}
+
+
 def handle_errors(func: Callable) -> Callable:
-    """Print :class:`OFAError` as one red line (no traceback) and exit with its code."""
+    """Print :class:`OFAError` as one red line (no traceback) and exit with its class's code.
+
+    Anything else is a bug: one line naming it and exit code 1. ``--debug`` re-raises both, with the
+    traceback. Every command is wrapped (``tests/test_cli_contract.py`` walks the command tree)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort, typer.exceptions.TyperException):
+            raise  # typer.Exit and usage errors carry their own code and message
         except OFAError as exc:
             console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
-            if os.environ.get("OFA_DEBUG"):
+            if DEBUG["on"]:
                 raise
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/yellow] (finished work is kept; re-run the command to resume)")
             raise typer.Exit(130) from None
+        except Exception as exc:
+            if DEBUG["on"]:
+                raise
+            console.print(f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc}\n"
+                          "This is a bug in ofa-deploy, not in your input. Re-run with `ofa --debug ...` for the "
+                          "traceback and report it.", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
 
+    wrapper.handles_ofa_errors = True  # type: ignore[attr-defined]
     return wrapper
 
 

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from ofa.cli.common import handle_errors, out, print_json, print_table, setup_logging
+from ofa.cli.common import DEBUG, handle_errors, out, print_json, print_table, setup_logging
 
 app = typer.Typer(help="Hardware-aware Once-for-All: supernets, device latency tables, search, verified export.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  epilog="Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 config, 4 data, 5 artifact, "
+                         "6 device, 7 export, 8 infeasible constraints, 130 interrupted.")
 space_app = typer.Typer(help="Inspect the search spaces.", no_args_is_help=True)
 app.add_typer(space_app, name="space")
 
 
 @app.callback()
-def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+          debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error (also OFA_DEBUG=1).")) -> None:
+    DEBUG["on"] = debug or bool(os.environ.get("OFA_DEBUG"))
     setup_logging(verbose)
 
 

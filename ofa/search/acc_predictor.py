@@ -9,7 +9,8 @@ held-out rows, against a FLOPs rank baseline (how well "bigger is better" alone 
 
 from __future__ import annotations
 
-import json
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +20,8 @@ import torch
 
 from ofa import __version__
 from ofa.errors import ArtifactError, ConfigError
-from ofa.io import atomic_write, atomic_write_json
-from ofa.search.encoding import encode
+from ofa.io import atomic_write, atomic_write_json, read_json_file
+from ofa.search.encoding import encode, feature_size
 from ofa.search.population import Population
 from ofa.spaces import SearchSpace
 from ofa.subnet import SubnetConfig
@@ -85,21 +86,78 @@ class AccuracyPredictor:
 
     @classmethod
     def load(cls, path: "str | Path") -> "AccuracyPredictor":
-        from safetensors.numpy import load_file
-
+        """Read a predictor directory; any corrupt, edited or mismatched file is an :class:`ArtifactError`."""
         path = Path(path)
         if not (path / MANIFEST).is_file():
             raise ArtifactError(f"{path} is not an accuracy predictor directory (no {MANIFEST}); build one with `ofa acc build`")
-        meta = json.loads((path / MANIFEST).read_text())
-        tensors = load_file(str(path / WEIGHTS))
-        if "w0" in tensors:  # one MLP (written before ensembles)
-            members = [[tensors[f"w{i}"] for i in range(len(tensors))]]
-        else:
-            n_members = 1 + max(int(k.split(".")[0][1:]) for k in tensors)
-            members = [[tensors[f"m{m}.w{i}"] for i in range(sum(k.startswith(f"m{m}.") for k in tensors))]
-                       for m in range(n_members)]
-        return cls(SearchSpace.from_dict(meta["space"]), members, meta["target_mean"], meta["target_std"],
-                   meta.get("report", {}), float(meta.get("residual_std", 0.0)))
+        fix = f"rebuild it with `ofa acc build` (or restore {path} from a copy)"
+        meta = read_json_file(path / MANIFEST, "accuracy predictor manifest", ArtifactError, fix)
+        if meta.get("kind", "accuracy_predictor") != "accuracy_predictor":
+            raise ArtifactError(f"{path / MANIFEST} holds a {meta.get('kind')!r}, not an accuracy predictor; {fix}")
+        numbers = {key: meta.get(key, 0.0 if key == "residual_std" else None)
+                   for key in ("target_mean", "target_std", "residual_std")}
+        bad = {k: v for k, v in numbers.items() if not _finite(v) or (k != "target_mean" and v < 0)}
+        if bad or numbers["target_std"] == 0:
+            raise ArtifactError(f"{path / MANIFEST}: {bad or numbers} must be finite numbers (std > 0); {fix}")
+        try:
+            space = SearchSpace.from_dict(meta.get("space"), source=str(path / MANIFEST))
+        except ConfigError as exc:
+            raise ArtifactError(f"{exc}; {fix}") from None
+        members = _read_members(path / WEIGHTS, feature_size(space), fix)
+        report = meta.get("report") if isinstance(meta.get("report"), dict) else {}
+        return cls(space, members, float(numbers["target_mean"]), float(numbers["target_std"]), report,
+                   float(numbers["residual_std"]))
+
+
+def _finite(value) -> bool:
+    """A real, finite JSON number (a bool or an integer too large for a float is not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _read_members(file: Path, n_in: int, fix: str) -> list[list[np.ndarray]]:
+    """The MLPs of ``file`` (keys ``m{member}.w{i}``, or ``w{i}`` for one MLP), each checked layer by layer."""
+    from safetensors.numpy import load_file
+
+    if not file.is_file():
+        raise ArtifactError(f"{file} is missing; {fix}")
+    try:
+        tensors = load_file(str(file))
+    except Exception as exc:  # safetensors raises its own error types (and OSError) for any corrupt file
+        raise ArtifactError(f"{file} is not a readable safetensors file ({type(exc).__name__}: "
+                            f"{str(exc)[:120]}); {fix}") from None
+    by_member: dict[int, dict[int, np.ndarray]] = {}
+    for key, value in tensors.items():
+        match = re.fullmatch(r"(?:m(\d+)\.)?w(\d+)", key)
+        if not match or int(match.group(2)) > 64 or int(match.group(1) or 0) > 1024:
+            raise ArtifactError(f"{file} holds an unexpected tensor {key!r}; {fix}")
+        by_member.setdefault(int(match.group(1) or 0), {})[int(match.group(2))] = value
+    if not by_member or sorted(by_member) != list(range(len(by_member))):
+        raise ArtifactError(f"{file} holds no complete ensemble (members {sorted(by_member)}); {fix}")
+    return [_check_layers(file, m, by_member[m], n_in, fix) for m in sorted(by_member)]
+
+
+def _check_layers(file: Path, member: int, layers: dict[int, np.ndarray], n_in: int, fix: str) -> list[np.ndarray]:
+    weights = [layers.get(i) for i in range(len(layers))]
+    width = n_in
+    problem = "" if len(weights) >= 2 and len(weights) % 2 == 0 and all(w is not None for w in weights) else "a missing layer"
+    for i in range(0, len(weights) - 1, 2):
+        if problem:
+            break
+        w, b = weights[i], weights[i + 1]
+        out = 1 if i == len(weights) - 2 else (w.shape[1] if w.ndim == 2 else -1)
+        if w.ndim != 2 or w.shape != (width, out) or b.shape != (out,):
+            problem = f"layer {i // 2} has shapes {w.shape}, {b.shape}; expected ({width}, {out}), ({out},)"
+        elif not (np.issubdtype(w.dtype, np.floating) and np.isfinite(w).all() and np.isfinite(b).all()):
+            problem = f"layer {i // 2} holds non-finite or non-float values"
+        width = out
+    if problem:
+        raise ArtifactError(f"{file}: ensemble member {member}: {problem}; {fix}")
+    return [np.asarray(w, dtype=np.float32) for w in weights]
 
 
 def _mlp(n_in: int, hidden: int, layers: int) -> torch.nn.Sequential:

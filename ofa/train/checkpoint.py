@@ -92,4 +92,14 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any]:
 
 
 def state_from(payload: dict) -> RunState:
-    return RunState(**payload["state"])
+    """The run position stored in a checkpoint; an edited or foreign ``state`` is an :class:`ArtifactError`."""
+    state = payload.get("state")
+    counters = ("stage", "step", "global_step")
+    if (not isinstance(state, dict) or set(state) - {*counters, "validation"}
+            or not all(isinstance(state.get(k), int) and not isinstance(state.get(k), bool) and state[k] >= 0
+                       for k in counters)
+            or not isinstance(state.get("validation", []), list)):
+        raise ArtifactError(f"the checkpoint's run state {str(state)[:200]} is not one this tool writes "
+                            f"(non-negative integers {list(counters)} and a validation list); the checkpoint is "
+                            "corrupt: restore it from a copy, or start the run again with a fresh --out directory")
+    return RunState(**state)

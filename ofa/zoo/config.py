@@ -112,16 +112,11 @@ class ZooConfig(_Strict):
 
 
 def load_zoo_config(path: "str | Path | None" = None, overrides: dict | None = None) -> ZooConfig:
-    import yaml
-
     raw: dict = {}
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"zoo config {path} does not exist")
-        raw = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path} must hold a mapping of zoo settings")
+        from ofa.io import read_yaml_file
+
+        raw = read_yaml_file(path, "zoo config", fix="see docs/zoo.md for the keys")
     raw.update(overrides or {})
     try:
         return ZooConfig.model_validate(raw)

@@ -3,7 +3,8 @@
 Supernet and sub-network directories: every recorded file hash, then a strict load (tensor names and shapes
 against the manifest's architecture). Latency tables: the load's timing checks, every block present, the
 end-to-end rows readable. Zoo entries: every file hash of the card, then the entry's sub-network as above.
-Each check that fails raises the :class:`~ofa.errors.ArtifactError` that names the file and the fix.
+Accuracy predictors: a full load (every layer's shape against the space's encoding, finite weights) and one
+prediction. A zoo: every entry its index lists, as above. Each check that fails raises the :class:`~ofa.errors.ArtifactError` that names the file and the fix.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 
 from ofa.errors import ArtifactError
 
-KNOWN = "a supernet or sub-network directory, a latency table directory (`ofa lut build`) or a zoo entry"
+KNOWN = ("a supernet or sub-network directory, a latency table directory (`ofa lut build`), an accuracy "
+         "predictor (`ofa acc build`), a zoo entry, or a zoo (its index.json)")
 
 
 @dataclass
@@ -34,6 +36,10 @@ def verify_artifact(path: str | Path) -> Verified:
         raise ArtifactError(f"{path} is not a directory; `ofa verify` checks {KNOWN}")
     if (path / CARD_JSON).is_file():
         return Verified(path, "zoo-entry", _zoo_entry(path))
+    if (path / "index.json").is_file():
+        return Verified(path, "zoo", _zoo(path))
+    if (path / "predictor.json").is_file() and not (path / "manifest.json").is_file():
+        return Verified(path, "accuracy-predictor", _accuracy_predictor(path))
     kind = _json(path / "manifest.json", f"{path} has no manifest.json or card.json: it is not {KNOWN}").get("kind")
     if kind in ("supernet", "subnet"):
         return Verified(path, kind, verify_model(path))
@@ -68,6 +74,38 @@ def _latency_table(path: Path) -> list[str]:
     rows = load_e2e(path)
     return [f"{len(table.frame)} blocks of {table.space_id} at {table.resolutions}: none missing, timings valid",
             f"{len(rows)} end-to-end rows readable"]
+
+
+def _accuracy_predictor(path: Path) -> list[str]:
+    import numpy as np
+
+    from ofa.search.acc_predictor import AccuracyPredictor
+    from ofa.subnet import SubnetConfig
+
+    predictor = AccuracyPredictor.load(path)
+    value = predictor.predict_configs([SubnetConfig.smallest(predictor.space)])
+    if not np.isfinite(value).all():
+        raise ArtifactError(f"{path} predicts {value[0]} for the smallest sub-network; rebuild it with `ofa acc build`")
+    return [f"{len(predictor.members)} ensemble member(s) for {predictor.space.id}: shapes and values valid",
+            f"predicts {100 * float(value[0]):.1f} % for the smallest sub-network"]
+
+
+def _zoo(path: Path) -> list[str]:
+    from ofa.io import read_json_file
+
+    rows = read_json_file(path / "index.json", "zoo index", ArtifactError, mapping=False)
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise ArtifactError(f"{path / 'index.json'} is not a list of entries; re-run `ofa zoo` to rebuild it")
+    checks = []
+    for row in rows:
+        if not row.get("path"):
+            checks.append(f"{row.get('name')}: no files ({row.get('status')})")
+            continue
+        entry = path / str(row["path"])
+        if not (entry / "card.json").is_file():
+            raise ArtifactError(f"{entry} is listed in {path / 'index.json'} but has no card.json; re-run `ofa zoo`")
+        checks.append(f"{row['path']}: " + "; ".join(_zoo_entry(entry)))
+    return checks
 
 
 def _zoo_entry(path: Path) -> list[str]:
