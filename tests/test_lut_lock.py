@@ -22,8 +22,8 @@ DEVICE = {"name": "tiny-ort", "transport": {"kind": "local"},
           "runner": {"kind": "onnxruntime", "warmup": 2, "repeats": 5, "threads": 1}}
 HOLDER = """
 import sys, time
-from latency.lock import lut_lock
-with lut_lock(sys.argv[1]):
+from ofa.locks import directory_lock
+with directory_lock(sys.argv[1], sys.argv[2]):
     print("locked", flush=True)
     time.sleep(300)
 """
@@ -34,8 +34,8 @@ def holder():
     """Start a separate process that holds the lock of a directory (killed at the end of the test)."""
     procs = []
 
-    def start(out_dir) -> subprocess.Popen:
-        proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(out_dir)], cwd=REPO, stdout=subprocess.PIPE,
+    def start(out_dir, kind: str = "lut") -> subprocess.Popen:
+        proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(out_dir), kind], cwd=REPO, stdout=subprocess.PIPE,
                                 text=True)
         procs.append(proc)
         assert proc.stdout.readline().strip() == "locked"
@@ -129,3 +129,37 @@ def test_validation_into_a_locked_table_is_refused(tmp_path, holder):
     with pytest.raises(ConfigError, match=f"pid {other.pid}"):
         validate_lut(lut, DeviceSpec.from_dict(DEVICE), n=10)
     assert not (lut / "e2e.csv").exists() and not (lut / "validation.json").exists()
+
+
+@pytest.mark.parametrize("kind", ["train", "acc", "zoo"])
+def test_every_builder_directory_has_one_writer(tmp_path, kind):
+    """The training run, accuracy table and zoo directories use the same lock as the tables."""
+    from ofa.locks import directory_lock
+
+    with directory_lock(tmp_path, kind):
+        with directory_lock(tmp_path, kind):  # re-entrant in its thread
+            pass
+        refused = []
+        thread = threading.Thread(target=lambda: _try(lambda: directory_lock(tmp_path, kind), refused))
+        thread.start()
+        thread.join()
+        assert refused and "is being written by another run" in refused[0]
+        assert (tmp_path / f".ofa-{kind}.lock.owner").is_file()
+    assert not (tmp_path / f".ofa-{kind}.lock.owner").exists()
+
+
+def test_a_second_training_run_into_a_locked_directory_fails_fast(tmp_path, holder):
+    from ofa.train import load_config, train
+
+    other = holder(tmp_path / "run", kind="train")
+    with pytest.raises(ConfigError, match=f"pid {other.pid}"):
+        train(load_config("smoke"), tmp_path / "run")
+    assert not (tmp_path / "run" / "config.yaml").exists()
+
+
+def _try(make_lock, refused: list) -> None:
+    try:
+        with make_lock():
+            refused.append(False)
+    except ConfigError as exc:
+        refused.append(str(exc))

@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from ofa import __version__
+from ofa.locks import directory_lock
 from ofa.bn_calib import recalibrate_bn
 from ofa.complexity import subnet_cost
 from ofa.data import DataSource, resize_batch
@@ -92,9 +93,18 @@ def _check_resume(out: Path, settings: dict) -> pd.DataFrame | None:
 def build_accuracy_table(supernet, source: DataSource, out: "str | Path", samples: int, supernet_hash: str = "",
                          seed: int = 0, calib_images: int = 500,
                          on_row: Callable[[int, int], None] | None = None) -> pd.DataFrame:
-    """Measure ``samples`` sub-networks into ``out/acc_table.csv`` (resumable); returns the table."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    """Measure ``samples`` sub-networks into ``out/acc_table.csv`` (resumable); returns the table.
+
+    Holds ``out``'s write lock (:func:`ofa.locks.directory_lock`): a second writer fails fast."""
+    with directory_lock(out, "acc", ACC_LOCK_WHY):
+        return _build(supernet, source, Path(out), samples, supernet_hash, seed, calib_images, on_row)
+
+
+ACC_LOCK_WHY = "two writers into one accuracy table would both evaluate every sub-network"
+
+
+def _build(supernet, source: DataSource, out: Path, samples: int, supernet_hash: str, seed: int, calib_images: int,
+           on_row: Callable[[int, int], None] | None) -> pd.DataFrame:
     settings = _settings(supernet_hash, source, samples, seed, calib_images)
     table = _check_resume(out, settings)
     rows = table.to_dict("records") if table is not None else []

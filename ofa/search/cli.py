@@ -35,14 +35,17 @@ def acc_build(
     from ofa.search.acc_predictor import fit_and_evaluate
     from ofa.search.accuracy_table import build_accuracy_table
 
+    from ofa.locks import directory_lock
+    from ofa.search.accuracy_table import ACC_LOCK_WHY
+
     net = load_supernet(supernet)
     source = open_dataset(data)
-    with progress() as bar:
+    with directory_lock(out_dir, "acc", ACC_LOCK_WHY), progress() as bar:  # table and predictor: one writer
         task = bar.add_task("sub-networks", total=samples)
         table = build_accuracy_table(net, source, out_dir, samples, sha256_file(supernet / "weights.safetensors"), seed,
                                      calib_images, on_row=lambda done, total: bar.update(task, completed=done))
-    predictor = fit_and_evaluate(net.space, table, seed=seed, epochs=epochs)
-    predictor.save(out_dir)
+        predictor = fit_and_evaluate(net.space, table, seed=seed, epochs=epochs)
+        predictor.save(out_dir)
     per_minute = 60 / table["eval_s"].mean()
     out.print(f"{len(table)} sub-networks measured ({per_minute:.0f} per minute); predictor saved in {out_dir}")
     report = predictor.report

@@ -4,6 +4,7 @@ then make the teacher, validate the reference sub-networks and checkpoint; final
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import torch
 from ofa.artifacts import ModelInfo, save_supernet
 from ofa.data import resize_batch
 from ofa.errors import ConfigError
+from ofa.locks import directory_lock
 from ofa.nn.supernet import OFASupernet
 from ofa.subnet import SubnetConfig
 from ofa.train import ddp
@@ -41,7 +43,8 @@ def train(config: TrainConfig, out: "str | Path", reporter: Reporter | None = No
     """Train a supernet through every stage of ``config.schedule`` into ``out`` (a new run directory)."""
     ctx = ddp.setup(config.device)
     try:
-        return run_schedule(new_run(config, Path(out), ctx, reporter))
+        with _writer_lock(Path(out), ctx):
+            return run_schedule(new_run(config, Path(out), ctx, reporter))
     finally:
         ddp.teardown(ctx)
 
@@ -50,9 +53,17 @@ def resume(run_dir: "str | Path", overrides: tuple[str, ...] = (), reporter: Rep
     """Continue the run in ``run_dir`` exactly from its last checkpoint (``overrides``: resume-safe keys only)."""
     ctx = ddp.setup(_saved_device(Path(run_dir)))
     try:
-        return run_schedule(resumed_run(Path(run_dir), ctx, tuple(overrides), reporter))
+        with _writer_lock(Path(run_dir), ctx):
+            return run_schedule(resumed_run(Path(run_dir), ctx, tuple(overrides), reporter))
     finally:
         ddp.teardown(ctx)
+
+
+def _writer_lock(run_dir: Path, ctx):
+    """Rank 0 (the only rank that writes) holds the run directory's lock: a second run into it fails fast."""
+    if not ctx.is_main:
+        return contextlib.nullcontext()
+    return directory_lock(run_dir, "train", "two runs into one directory would overwrite each other's checkpoints")
 
 
 def run_schedule(run: Run) -> TrainResult:

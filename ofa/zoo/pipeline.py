@@ -43,6 +43,14 @@ class ZooBuilder:
 
     # ----- the whole chain ---------------------------------------------------------------------
     def run(self) -> dict:
+        """Build (or resume) the whole zoo, holding the zoo directory's write lock (a second run fails fast)."""
+        from ofa.locks import directory_lock
+
+        with directory_lock(self.out, "zoo", "two runs into one zoo would build every stage twice and overwrite "
+                                             "each other's entries"):
+            return self._run()
+
+    def _run(self) -> dict:
         from ofa.artifacts import load_supernet
         from ofa.data import open_dataset
 
