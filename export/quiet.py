@@ -12,7 +12,8 @@ import logging
 log = logging.getLogger("export")
 
 # Loggers of litert-torch's dependencies that report optional kernels at WARNING; nothing to act on here.
-CONVERTER_LOGGERS = ("torchao", "torch.utils._pytree")
+CONVERTER_LOGGERS = ("torchao", "torch.utils._pytree",
+                     "torch.onnx._internal.exporter._registration")  # "torchvision is not installed"
 
 
 def silence_converter_logs() -> None:

@@ -35,11 +35,13 @@ def lock_files(kind: str) -> tuple[str, str]:
 def directory_lock(directory: "str | Path", kind: str, why: str = "") -> Iterator[Path]:
     """Hold the ``kind`` write lock of ``directory`` (created if missing) for the ``with`` block.
 
-    Re-entrant in the thread that holds it. Another process or thread gets a :class:`ConfigError` naming the
+    Re-entrant in the thread that holds it. A directory this call created is removed again when the block
+    leaves nothing in it but the lock (a run that failed its checks leaves no trace). Another process or thread gets a :class:`ConfigError` naming the
     holder; ``why`` says what two writers would break."""
     from filelock import FileLock, Timeout
 
     directory = Path(directory)
+    created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
     lock_name, owner_name = lock_files(kind)
     key = (str(directory.resolve()), kind, threading.get_ident())
@@ -59,6 +61,19 @@ def directory_lock(directory: "str | Path", kind: str, why: str = "") -> Iterato
         del _held[key]
         (directory / owner_name).unlink(missing_ok=True)
         lock.release()
+        if created:
+            _remove_if_only(directory, {lock_name})
+
+
+def _remove_if_only(directory: Path, names: set[str]) -> None:
+    """Undo creating ``directory`` when the locked work wrote nothing into it (e.g. it failed its checks)."""
+    try:
+        if {p.name for p in directory.iterdir()} <= names:
+            for name in names:
+                (directory / name).unlink(missing_ok=True)
+            directory.rmdir()
+    except OSError:
+        pass  # another process created something meanwhile: leave it
 
 
 def _owner() -> dict:
