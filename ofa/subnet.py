@@ -205,39 +205,12 @@ def _choices(space: SearchSpace, limits: dict) -> tuple[list[int], list[int], li
 
 def _read_config_file(path: Path):
     """The parsed JSON (or ``.yaml``) of a sub-network config file; a :class:`ConfigError` naming it otherwise."""
-    if not path.is_file():
-        raise ConfigError(f"sub-network config file {path} does not exist")
+    from ofa.io import read_json_file, read_text_file, read_yaml_file
+
     fix = ('write it as JSON like {"space": ..., "ks": [...], "e": [...], "d": [...], "r": 160} '
            "(e.g. from `ofa search --out`)")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"sub-network config file {path} is binary, not UTF-8 text; {fix}") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read sub-network config file {path}: {exc.strerror or exc}") from None
-    if not text.strip():
-        raise ConfigError(f"sub-network config file {path} is empty; {fix}")
-    return _yaml(text, path, fix) if path.suffix in (".yaml", ".yml") else _json(text, path, fix)
-
-
-def _json(text: str, path: Path, fix: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"sub-network config file {path} is not valid JSON ({exc}); {fix}") from None
-    except RecursionError:
-        raise ConfigError(f"sub-network config file {path} is nested too deeply to be a config; {fix}") from None
-
-
-def _yaml(text: str, path: Path, fix: str):
-    import yaml
-
-    from ofa.io import yaml_error_reason
-
-    try:
-        return yaml.safe_load(text)
-    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a malformed scalar (e.g. date 2020-13-45)
-        reason = yaml_error_reason(exc)
-        raise ConfigError(f"sub-network config file {path} is not valid YAML ({reason}); {fix}") from None
-    except RecursionError:
-        raise ConfigError(f"sub-network config file {path} is nested too deeply to be a config; {fix}") from None
+    what = "sub-network config file"
+    if not read_text_file(path, what, fix=fix).strip():
+        raise ConfigError(f"{what} {path} is empty; {fix}")
+    read = read_yaml_file if path.suffix in (".yaml", ".yml") else read_json_file
+    return read(path, what, fix=fix, mapping=False)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import re
 import shutil
 import tempfile
@@ -22,7 +21,7 @@ import torch
 import yaml
 from hypothesis import strategies as st
 
-from test_bad_input_support import TINY, write_acc_predictor, write_lut, write_supernet
+from test_bad_input_support import TINY, write_acc_predictor, write_e2e, write_lut, write_supernet
 
 FIXTURES = Path(__file__).parent / "fixtures_devices"
 
@@ -99,24 +98,6 @@ def _lut_parse(d: Path):
     from ofa.subnet import SubnetConfig
 
     load_predictor(d, "block_sum").predict([SubnetConfig.smallest(TINY, r=16)])
-
-
-def _e2e_setup(d: Path) -> None:
-    import pandas as pd
-
-    from latency.e2e import E2E_COLUMNS, save_e2e
-    from ofa.spaces import get_space
-    from ofa.subnet import SubnetConfig
-
-    write_lut(d)
-    space, rows = get_space(TINY), []
-    for i in range(4):
-        cfg = SubnetConfig.sample(space, i).with_resolution(16)
-        rows.append({"config": cfg.to_json(), "arch": cfg.arch_string(space), "r": 16, "purpose": "calibration",
-                     "mean_ms": 2.0 + i, "median_ms": 2.0 + i, "std_ms": 0.1, "min_ms": 1.9 + i, "max_ms": 2.5 + i,
-                     "count": 10, "rejected": 0, "anchor_ms": math.nan, "p75_ms": 2.1 + i, "p90_ms": 2.2 + i,
-                     "p95_ms": 2.3 + i, "p99_ms": 2.4 + i, "measured_at": "2026-01-01T00:00:00+00:00"})
-    save_e2e(d, pd.DataFrame(rows, columns=list(E2E_COLUMNS)))
 
 
 def _e2e_parse(d: Path):
@@ -216,7 +197,7 @@ TARGETS = {t.name: t for t in [
     Target("zoo_config_yaml", "zoo.yaml", _zoo_setup, _zoo_parse),
     Target("lut_csv", "lut.csv", write_lut, _lut_parse),
     Target("lut_manifest", "manifest.json", write_lut, _lut_parse),
-    Target("e2e_csv", "e2e.csv", _e2e_setup, _e2e_parse),
+    Target("e2e_csv", "e2e.csv", lambda d: write_e2e(d, n=4), _e2e_parse),
     Target("benchmark_model_output", "benchmark_model_android.txt", _copy_fixture("benchmark_model_android.txt"),
            _benchmark_model_parse),
     Target("trtexec_output", "trtexec_jetson.txt", _copy_fixture("trtexec_jetson.txt"), _trtexec_parse),

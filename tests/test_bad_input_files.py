@@ -15,7 +15,7 @@ from ofa.cli.main import app
 from ofa.errors import ArtifactError, ConfigError
 from ofa.spaces import get_space
 from ofa.subnet import SubnetConfig
-from test_bad_input_support import TINY, write_lut
+from test_bad_input_support import TINY, write_e2e, write_lut
 
 runner = CliRunner()
 
@@ -116,20 +116,7 @@ def test_space_file_that_is_not_a_definition_is_a_config_error(tmp_path, content
 
 # ----- 5. e2e.csv ------------------------------------------------------------------------------------
 def _with_e2e(tmp_path):
-    from latency.e2e import E2E_COLUMNS, save_e2e
-
-    lut = tmp_path / "lut"
-    write_lut(lut)
-    space = get_space(TINY)
-    rows = []
-    for i in range(6):
-        cfg = SubnetConfig.sample(space, i).with_resolution(16)
-        rows.append({"config": cfg.to_json(), "arch": cfg.arch_string(space), "r": 16, "purpose": "calibration",
-                     "mean_ms": 2.0 + i, "median_ms": 2.0 + i, "std_ms": 0.1, "min_ms": 1.9 + i, "max_ms": 2.5 + i,
-                     "count": 10, "rejected": 0, "anchor_ms": math.nan, "p75_ms": 2.1 + i, "p90_ms": 2.2 + i,
-                     "p95_ms": 2.3 + i, "p99_ms": 2.4 + i, "measured_at": "2026-01-01T00:00:00+00:00"})
-    save_e2e(lut, pd.DataFrame(rows, columns=list(E2E_COLUMNS)))
-    return lut
+    return write_e2e(tmp_path / "lut")
 
 
 def test_cut_off_e2e_csv_is_an_artifact_error_with_the_fix(tmp_path):

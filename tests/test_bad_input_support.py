@@ -34,6 +34,26 @@ def write_lut(directory: Path, space_id: str = TINY, resolutions=(16,), num_clas
     return table
 
 
+def write_e2e(directory: Path, n: int = 6, space_id: str = TINY) -> Path:
+    """A complete table (:func:`write_lut`) plus ``n`` end-to-end calibration rows of ``2 + i`` ms."""
+    import pandas as pd
+
+    from latency.e2e import E2E_COLUMNS, save_e2e
+    from ofa.spaces import get_space
+    from ofa.subnet import SubnetConfig
+
+    write_lut(directory, space_id)
+    space, rows = get_space(space_id), []
+    for i in range(n):
+        cfg = SubnetConfig.sample(space, i).with_resolution(16)
+        rows.append({"config": cfg.to_json(), "arch": cfg.arch_string(space), "r": 16, "purpose": "calibration",
+                     "mean_ms": 2.0 + i, "median_ms": 2.0 + i, "std_ms": 0.1, "min_ms": 1.9 + i, "max_ms": 2.5 + i,
+                     "count": 10, "rejected": 0, "anchor_ms": math.nan, "p75_ms": 2.1 + i, "p90_ms": 2.2 + i,
+                     "p95_ms": 2.3 + i, "p99_ms": 2.4 + i, "measured_at": "2026-01-01T00:00:00+00:00"})
+    save_e2e(directory, pd.DataFrame(rows, columns=list(E2E_COLUMNS)))
+    return directory
+
+
 def write_supernet(directory: Path, space_id: str = TINY) -> Path:
     from ofa.artifacts import ModelInfo, save_supernet
     from ofa.nn.supernet import OFASupernet

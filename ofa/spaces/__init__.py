@@ -31,26 +31,10 @@ def get_space(space: "str | SearchSpace | dict | Path") -> SearchSpace:
 
 def read_space_file(path: Path):
     """The parsed content of a JSON/YAML space file (YAML reads JSON too); :class:`ConfigError` naming it otherwise."""
-    import yaml
+    from ofa.io import read_yaml_file
 
-    from ofa.io import yaml_error_reason
-
-    if not path.is_file():
-        raise ConfigError(f"search space file {path} does not exist")
     fix = "start from `ofa space show ID --json` of a built-in space and edit it"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"search space file {path} is binary, not UTF-8 text; {fix}") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read search space file {path}: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a malformed scalar (e.g. date 2020-13-45)
-        reason = yaml_error_reason(exc)
-        raise ConfigError(f"search space file {path} is not valid JSON/YAML ({reason}); {fix}") from None
-    except RecursionError:
-        raise ConfigError(f"search space file {path} is nested too deeply to be a space definition; {fix}") from None
+    data = read_yaml_file(path, "search space file", fix=fix, mapping=False)
     if data is None:
         raise ConfigError(f"search space file {path} is empty; {fix}")
     return data
