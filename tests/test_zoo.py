@@ -171,3 +171,21 @@ def test_slow_device_tightens_the_target_then_says_over_budget(zoo, tmp_path, mo
     assert all(r["measured_ms"] > 950 for r in rounds)
     assert card["status"] == "over_budget" and "limit 950 ms" in card["reason"]
     assert "over_budget" in (out / "report.html").read_text()
+
+
+def test_verify_an_export_directory_and_refuse_a_changed_model(zoo, tmp_path):
+    import shutil
+
+    from ofa.errors import ArtifactError
+
+    out = zoo / "zoo"
+    ok = next(r for r in json.loads((out / "index.json").read_text()) if r["status"] == "ok")
+    export = shutil.copytree(out / ok["path"] / "export", tmp_path / "export")
+    checked = verify_artifact(export)
+    assert checked.kind == "export" and any("sha256 as exported (onnx/fp32" in c for c in checked.checks)
+    model = next(export.glob("*.onnx"))
+    data = bytearray(model.read_bytes())
+    data[-1] ^= 1  # one bit of the exported model
+    model.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match="does not match the size/sha256"):
+        verify_artifact(export)

@@ -4,7 +4,8 @@ Supernet and sub-network directories: every recorded file hash, then a strict lo
 against the manifest's architecture). Latency tables: the load's timing checks, every block present, the
 end-to-end rows readable. Zoo entries: every file hash of the card, then the entry's sub-network as above.
 Accuracy predictors: a full load (every layer's shape against the space's encoding, finite weights) and one
-prediction. A zoo: every entry its index lists, as above. Each check that fails raises the :class:`~ofa.errors.ArtifactError` that names the file and the fix.
+prediction. Export directories: every written file's size and sha256 against ``export_report.json``. A
+zoo: every entry its index lists, as above. Each check that fails raises the :class:`~ofa.errors.ArtifactError` that names the file and the fix.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from ofa.errors import ArtifactError
 
 KNOWN = ("a supernet or sub-network directory, a latency table directory (`ofa lut build`), an accuracy "
-         "predictor (`ofa acc build`), a zoo entry, or a zoo (its index.json)")
+         "predictor (`ofa acc build`), an export directory (`ofa export`), a zoo entry, or a zoo (its index.json)")
 
 
 @dataclass
@@ -38,6 +39,8 @@ def verify_artifact(path: str | Path) -> Verified:
         return Verified(path, "zoo-entry", _zoo_entry(path))
     if (path / "index.json").is_file():
         return Verified(path, "zoo", _zoo(path))
+    if (path / "export_report.json").is_file():
+        return Verified(path, "export", _export_dir(path))
     if (path / "predictor.json").is_file() and not (path / "manifest.json").is_file():
         return Verified(path, "accuracy-predictor", _accuracy_predictor(path))
     kind = _json(path / "manifest.json", f"{path} has no manifest.json or card.json: it is not {KNOWN}").get("kind")
@@ -88,6 +91,31 @@ def _accuracy_predictor(path: Path) -> list[str]:
         raise ArtifactError(f"{path} predicts {value[0]} for the smallest sub-network; rebuild it with `ofa acc build`")
     return [f"{len(predictor.members)} ensemble member(s) for {predictor.space.id}: shapes and values valid",
             f"predicts {100 * float(value[0]):.1f} % for the smallest sub-network"]
+
+
+def _export_dir(path: Path) -> list[str]:
+    """Every file the export report says was written: present, with the recorded size and sha256."""
+    from ofa.io import read_json_file, sha256_file
+
+    report = read_json_file(path / "export_report.json", "export report", ArtifactError)
+    results = report.get("results")
+    if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+        raise ArtifactError(f"{path / 'export_report.json'} lists no results; re-run `ofa export`")
+    fix = f"re-run `ofa export ... --out {path}` to write it again"
+    checks = []
+    for result in results:
+        if not result.get("file") or not result.get("sha256"):
+            checks.append(f"{result.get('format')}/{result.get('precision')}: {result.get('status')}, no file")
+            continue
+        file = path / Path(str(result["file"])).name  # the report may name the folder it was written in first
+        if not file.is_file():
+            raise ArtifactError(f"{file} is listed in {path / 'export_report.json'} but missing; {fix}")
+        if file.stat().st_size != result.get("size_bytes") or sha256_file(file) != result["sha256"]:
+            raise ArtifactError(f"{file} does not match the size/sha256 in {path / 'export_report.json'}: it was "
+                                f"changed after the export; {fix}")
+        checks.append(f"{file.name}: sha256 as exported ({result.get('format')}/{result.get('precision')}, "
+                      f"{result.get('status')})")
+    return checks
 
 
 def _zoo(path: Path) -> list[str]:
