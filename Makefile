@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= dev,tflite,report
+EXTRAS ?= dev,tflite,report,search
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
 .PHONY: install demo test test-fast bench clean

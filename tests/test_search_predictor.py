@@ -10,6 +10,7 @@ import pytest
 from ofa import SubnetConfig, get_space
 from ofa.artifacts import ModelInfo, save_supernet
 from ofa.data import open_dataset
+from ofa.errors import ConfigError, InfeasibleError
 from ofa.search.acc_predictor import AccuracyPredictor, fit, fit_and_evaluate
 from ofa.search.accuracy_table import build_accuracy_table
 from ofa.search.cost_table import flops_table
@@ -126,8 +127,17 @@ def test_search_cli_flops_budget_and_outputs(search_dirs, tmp_path):
 
 def test_search_cli_impossible_budget_exits_with_the_minimum(search_dirs):
     proc = _search(search_dirs, "--flops-m", "0.01")
-    assert proc.returncode == 3
+    assert proc.returncode == InfeasibleError.exit_code
     assert "smallest reachable" in proc.stdout + proc.stderr
+
+
+def test_search_cli_strategy_and_evaluation_budget(search_dirs):
+    proc = _search(search_dirs, "--flops-m", "3", "--strategy", "aging", "--evaluations", "300", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert rows[0]["strategy"] == "aging" and rows[0]["mflops"] <= 3 and rows[0]["evaluations"] <= 300
+    bad = _search(search_dirs, "--strategy", "annealing")
+    assert bad.returncode == ConfigError.exit_code and "is not one of" in bad.stderr
 
 
 NOTE10 = "ofa_mbv3_d234_e346_k357_w1.2"

@@ -14,9 +14,10 @@ from ofa.io import atomic_write, atomic_write_json
 from ofa.search.acc_predictor import AccuracyPredictor
 from ofa.search.constraints import Constraint, Cost, additive_cost
 from ofa.search.cost_table import flops_table, params_table
-from ofa.search.evolution import EvolutionSettings, SearchHistory, evolve
+from ofa.search.evolution import EvolutionSettings, SearchHistory
 from ofa.search.nsga2 import pareto_front
 from ofa.search.population import Population
+from ofa.search.strategies import run_strategy
 from ofa.spaces import SearchSpace
 
 log = logging.getLogger(__name__)
@@ -77,20 +78,24 @@ def _device_cost(problem: SearchProblem, device: str) -> Cost:
 
 
 def best_under_budget(problem: SearchProblem, device: str | None, latency_ms: float | None,
-                      settings: EvolutionSettings = EvolutionSettings()) -> tuple[dict, SearchHistory]:
-    """The best sub-network meeting ``latency_ms`` on ``device`` (and the problem's FLOPs/params caps)."""
+                      settings: EvolutionSettings = EvolutionSettings(), strategy: str = "evolution",
+                      evaluations: int | None = None) -> tuple[dict, SearchHistory]:
+    """The best sub-network meeting ``latency_ms`` on ``device`` (and the problem's FLOPs/params caps).
+
+    ``strategy`` is one of :data:`ofa.search.strategies.STRATEGIES` (OFA's evolution by default), with at most
+    ``evaluations`` predictor evaluations (default: evolution's population x generations)."""
     constraints = problem.base_constraints()
     if device is not None:  # unbounded still keeps the search on resolutions the device's table covers
         constraints.append(Constraint(_device_cost(problem, device), UNBOUNDED if latency_ms is None else latency_ms))
-    result = evolve(problem.space, problem.fitness, constraints, settings)
+    result = run_strategy(strategy, problem.space, problem.fitness, constraints, settings, evaluations)
     row = problem.describe(result.best)[0]
     row |= {"device": device, "latency_budget_ms": latency_ms, "search_seconds": result.seconds,
-            "evaluations": result.evaluations, "feasible": True}
+            "evaluations": result.evaluations, "feasible": True, "strategy": strategy}
     return row, result.history
 
 
 def top_candidates(problem: SearchProblem, device: str, latency_ms: float, k: int,
-                   settings: EvolutionSettings = EvolutionSettings()) -> list[dict]:
+                   settings: EvolutionSettings = EvolutionSettings(), strategy: str = "evolution") -> list[dict]:
     """The ``k`` best distinct sub-networks the search met under ``latency_ms`` on ``device``, best first.
 
     Every candidate the evolution evaluated meets the constraints, so these are the search's own
@@ -99,7 +104,7 @@ def top_candidates(problem: SearchProblem, device: str, latency_ms: float, k: in
     """
     if k < 1:
         raise ConfigError(f"top-k needs k >= 1, got {k}")
-    row, history = best_under_budget(problem, device, latency_ms, settings)
+    row, history = best_under_budget(problem, device, latency_ms, settings, strategy)
     pop = history.population()
     keys = np.ascontiguousarray(pop.key_rows(problem.space), dtype=np.int8)
     _, first = np.unique(keys, axis=0, return_index=True)
@@ -113,13 +118,14 @@ def top_candidates(problem: SearchProblem, device: str, latency_ms: float, k: in
 
 
 def search_many(problem: SearchProblem, budgets: dict[str | None, list[float | None]],
-                settings: EvolutionSettings = EvolutionSettings(), on_done=None) -> tuple[list[dict], dict]:
+                settings: EvolutionSettings = EvolutionSettings(), on_done=None, strategy: str = "evolution",
+                evaluations: int | None = None) -> tuple[list[dict], dict]:
     """Every (device, budget) pair; an infeasible budget becomes a row saying so, the rest still run."""
     rows, histories = [], {}
     for device, values in budgets.items():
         for budget in values:
             try:
-                row, history = best_under_budget(problem, device, budget, settings)
+                row, history = best_under_budget(problem, device, budget, settings, strategy, evaluations)
                 histories[(device, budget)] = history
             except InfeasibleError as exc:
                 row = {"device": device, "latency_budget_ms": budget, "feasible": False, "reason": str(exc)}

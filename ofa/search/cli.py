@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from ofa.cli.common import console, handle_errors, out, print_json, print_table, progress
+from ofa.errors import InfeasibleError
 
 acc_app = typer.Typer(help="Accuracy tables and predictors.", no_args_is_help=True)
 
@@ -63,6 +64,10 @@ def search_cmd(
     params_m: Optional[float] = typer.Option(None, help="Cap on parameters (millions)."),
     pareto_front: bool = typer.Option(False, "--pareto", help="Accuracy/latency Pareto front per device instead."),
     population: int = typer.Option(100), generations: int = typer.Option(500), seed: int = typer.Option(0),
+    strategy: str = typer.Option("evolution", help="evolution (OFA's), aging, random, reinforce, bayesian (Optuna TPE) "
+                                 "or nsga2; see docs/search.md."),
+    evaluations: Optional[int] = typer.Option(None, help="Predictor evaluations per search (default: population x "
+                                              "(generations + 1), evolution's budget)."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Write search_result.json, subnets/*.json, history.csv."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
@@ -75,6 +80,12 @@ def search_cmd(
     from ofa.search.latency_costs import load_latency_cost
     from ofa.spaces import SearchSpace
 
+    from ofa.search.strategies import STRATEGIES
+
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"--strategy {strategy!r} is not one of {list(STRATEGIES)}")
+    if evaluations is not None and evaluations < 1:
+        raise ConfigError(f"--evaluations must be at least 1, got {evaluations}")
     manifest = read_manifest(supernet, "supernet")
     space = SearchSpace.from_dict(manifest["space"])
     predictor = AccuracyPredictor.load(acc_predictor)
@@ -98,10 +109,12 @@ def search_cmd(
         budgets = {name: list(latency_ms) or [None] for name in costs} or {None: [None]}
         with progress() as bar:
             task = bar.add_task("searches", total=sum(map(len, budgets.values())))
-            rows, histories = search_many(problem, budgets, settings, on_done=lambda _: bar.advance(task))
+            rows, histories = search_many(problem, budgets, settings, on_done=lambda _: bar.advance(task),
+                                          strategy=strategy, evaluations=evaluations)
     if out_dir:
         write_results(out_dir, rows, history_frame(problem, histories) if histories else None,
-                      {"population": population, "generations": generations, "seed": seed, "flops_m": flops_m,
+                      {"population": population, "generations": generations, "seed": seed, "strategy": strategy,
+                       "evaluations": evaluations, "flops_m": flops_m,
                        "params_m": params_m, "devices": device, "latency_ms": latency_ms, "pareto": pareto_front})
     if as_json:
         print_json(rows)
@@ -109,7 +122,7 @@ def search_cmd(
         _print_rows(rows)
     if rows and not any(r.get("feasible", True) for r in rows):
         console.print("[red]no budget could be met[/red]; see the smallest reachable latency above")
-        raise typer.Exit(3)
+        raise typer.Exit(InfeasibleError.exit_code)
 
 
 def _print_rows(rows: list[dict]) -> None:

@@ -81,6 +81,7 @@ class SearchSettings(_Strict):
     generations: int = 300
     pareto_generations: int = 100
     seed: int = 0
+    strategy: Literal["evolution", "aging", "random", "reinforce", "bayesian", "nsga2"] = "evolution"
 
 
 class ZooConfig(_Strict):

@@ -110,7 +110,7 @@ def _build_round(config, tmp: Path, supernet, supernet_dir: Path, evaluator, sta
     s = config.search
     settings = EvolutionSettings(population=s.population, generations=s.generations, seed=s.seed)
     device = state.target.device
-    candidates = top_candidates(problem, device, target_ms, config.accuracy.top_k, settings)
+    candidates = top_candidates(problem, device, target_ms, config.accuracy.top_k, settings, config.search.strategy)
     seen = {c["arch"] for c in candidates}
     for winner in state.winners:  # a larger budget may keep a smaller one's network: accuracy never falls
         if winner["arch"] not in seen and winner["latency_ms"][device]["mean"] <= target_ms:
