@@ -45,7 +45,7 @@ def repeatability(out: Path, device: str, n_blocks: int = 40, n_nets: int = 20, 
     from latency.e2e import load_e2e, subnet_job
     from latency.micro import ModelCache
     from latency.profile import block_job
-    from latency.stats import summarize
+    from devices.stats import summarize
     from latency.table import LatencyTable
     from ofa.subnet import SubnetConfig
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from ofa import __version__
+from ofa.version import __version__
 from ofa.errors import ArtifactError
 
 ONNX_PREFIX = "ofa."

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ofa import __version__
+from ofa.version import __version__
 from ofa.io import atomic_write_json
 
 REPORT_SCHEMA = 1

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ofa.errors import ConfigError, ExportError
-from export.quiet import quiet
+from ofa.quiet import quiet
 from ofa.io import atomic_write_bytes
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from devices.session import DeviceSession
 from latency.anchor import table_anchor
 from latency.e2e import configs_of, load_e2e, measure_subnets, spread_sample
 from latency.lock import lut_lock
-from latency.stats import budget_column
+from devices.stats import budget_column
 from latency.predictors import (BlockSumPredictor, CalibratedSumPredictor, FittedE2EPredictor, LatencyPrediction,
                                 LatencyPredictor)
 from latency.table import LatencyTable

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ofa import __version__
+from ofa.version import __version__
 from ofa.errors import ArtifactError, ConfigError
 from ofa.io import atomic_write, atomic_write_json, read_json_file, sha256_file
 from ofa.spaces import SearchSpace

@@ -74,7 +74,7 @@ def setup_logging(verbose: bool = False) -> None:
     for name in ("ofa", "latency", "devices", "export"):
         logging.getLogger(name).setLevel(level)
     if not verbose:
-        from export.quiet import silence_converter_logs
+        from ofa.quiet import silence_converter_logs
 
         silence_converter_logs()
 

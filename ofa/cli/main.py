@@ -29,7 +29,7 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug log
 @handle_errors
 def env(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Print versions of this tool, torch, ONNX, runtimes, TensorRT, and the CPU (for bug reports)."""
-    from ofa.cli.env import environment
+    from ofa.env import environment
 
     info = environment()
     if as_json:
@@ -108,18 +108,6 @@ def info(path: Path = typer.Argument(..., help="A supernet or sub-network direct
     summary = {k: manifest.get(k) for k in ("kind", "tool_version", "created", "num_classes", "subnet", "labels")}
     summary["space"] = manifest["space"]["id"]
     print_json(summary)
-
-
-@app.command()
-@handle_errors
-def verify(path: Path = typer.Argument(..., help="A supernet, sub-network, LUT or zoo entry directory.")) -> None:
-    """Check an artifact: file hashes, tensor names and shapes (by a strict load), table completeness."""
-    from ofa.zoo.verify import verify_artifact
-
-    result = verify_artifact(path)
-    out.print(f"OK {path} ({result.kind})", highlight=False)
-    for check in result.checks:
-        out.print(f"  {check}", highlight=False, soft_wrap=True)
 
 
 def _read_labels(path: Optional[Path], num_classes: int) -> Optional[list[str]]:

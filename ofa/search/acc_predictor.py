@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ofa import __version__
+from ofa.version import __version__
 from ofa.errors import ArtifactError, ConfigError
 from ofa.io import atomic_write, atomic_write_json, read_json_file
 from ofa.search.encoding import encode, feature_size

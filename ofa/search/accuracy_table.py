@@ -18,7 +18,7 @@ from typing import Callable
 import pandas as pd
 import torch
 
-from ofa import __version__
+from ofa.version import __version__
 from ofa.locks import directory_lock
 from ofa.bn_calib import recalibrate_bn
 from ofa.complexity import subnet_cost

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ofa import __version__
+from ofa.version import __version__
 from ofa.errors import ArtifactError
 from ofa.io import atomic_write, torch_load_reason
 

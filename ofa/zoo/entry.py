@@ -8,8 +8,9 @@ import shutil
 from pathlib import Path
 
 
-from ofa import __version__
+from ofa.version import __version__
 from ofa.zoo.card import CARD_JSON, write_card
+from ofa.zoo.keys import file_hash, inputs_hash, safe_name
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +24,9 @@ def build_entry(config, out: Path, supernet, supernet_dir: Path, evaluator, stat
     """The entry of one (device, budget): closed-loop search, measured choice, export, on-device latency, card."""
     from ofa.errors import InfeasibleError
     from ofa.zoo.budget import meet_budget
-    from ofa.zoo.pipeline import _safe, file_hash, inputs_hash
 
     target = state.target
-    name = _safe(entry_name(supernet.space.id, target.device, budget_ms))
+    name = safe_name(entry_name(supernet.space.id, target.device, budget_ms))
     base = {"name": name, "device": target.device, "budget_ms": budget_ms}
     key = inputs_hash(file_hash(supernet_dir / "weights.safetensors"), state.search_key, budget_ms, target.model_dump(),
                       config.bn_calib_images, config.data, config.accuracy.model_dump(), config.search.model_dump(),
@@ -187,8 +187,8 @@ def measure_entry(device: str, exports: list[dict], cfg, tmp: Path, stat: str, w
     from devices.catalog import get_device
     from devices.runners import MeasureJob
     from devices.session import DeviceSession
-    from latency.profile import tflite_input_name
-    from latency.stats import budget_column, summarize, summarize_samples
+    from devices.modelfile import tflite_input_name
+    from devices.stats import budget_column, summarize, summarize_samples
 
     spec = get_device(device)
     runner = spec.runner.model_copy(update={"warmup": warmup, "repeats": repeats, "passes": 1, "drift_anchor": False})
@@ -213,7 +213,7 @@ def measure_entry(device: str, exports: list[dict], cfg, tmp: Path, stat: str, w
 
 
 def _versions() -> dict:
-    from ofa.cli.env import environment
+    from ofa.env import environment
 
     env = environment()
     return {k: env[k] for k in ("ofa-deploy", "torch", "onnx", "onnxruntime", "litert (ai-edge-litert)", "litert-torch")}
