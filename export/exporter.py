@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from export.context import ExportContext, Exported
 from ofa.errors import ConfigError
 from ofa.registry import Registry
-
-from export.context import ExportContext, Exported
 
 
 class Exporter(Protocol):
@@ -41,8 +40,8 @@ def check_precision(exporter: Exporter, precision: str) -> None:
 
 def onnx_fp32(ctx: ExportContext) -> Path:
     """The fp32 ONNX of the context's model (written once, shared by every ONNX-based format)."""
-    from export.onnx_export import export_onnx
     from export.metadata import to_onnx_props
+    from export.onnx_export import export_onnx
 
     def make() -> Path:
         return export_onnx(ctx.model, ctx.example, ctx.work_dir / "model_fp32.onnx", opset=ctx.opset,

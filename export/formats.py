@@ -24,11 +24,10 @@ class OnnxExporter:
     precisions = ("fp32", "fp16", "int8")
 
     def export(self, ctx: ExportContext, precision: str) -> Exported:
-        from export.runtimes import OnnxRuntimeRunner
-
         import onnx
 
         from export.onnx_export import written_opset
+        from export.runtimes import OnnxRuntimeRunner
 
         check_precision(self, precision)
         path = onnx_in_precision(ctx, precision, ctx.out_dir / f"model_{precision}.onnx")

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from ofa.errors import ConfigError, ExportError
-from ofa.quiet import quiet
 from ofa.io import atomic_write_bytes
+from ofa.quiet import quiet
 
 log = logging.getLogger(__name__)
 TFLITE_PRECISIONS = ("fp32", "fp16", "int8")

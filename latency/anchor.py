@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+from devices.modelfile import device_shape, tflite_input_name
 from devices.runners import MeasureJob
 from devices.session import DeviceSession
 from latency.blocks import LutBlock, enumerate_blocks, slot_blocks
-from devices.modelfile import device_shape, tflite_input_name
 from latency.micro import ModelCache
 from latency.table import LatencyTable
 from ofa.errors import ArtifactError

@@ -8,14 +8,14 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
+from devices.modelfile import device_shape, tflite_input_name
 from devices.runners import MeasureJob
 from devices.session import DeviceSession
+from devices.stats import OUTLIER_RULE, STEADY, summarize
 from latency.anchor import anchor_block, anchor_job
 from latency.blocks import LutBlock, enumerate_blocks
 from latency.lock import lut_lock
-from devices.modelfile import device_shape, tflite_input_name
 from latency.micro import ModelCache
-from devices.stats import OUTLIER_RULE, STEADY, summarize
 from latency.table import LatencyTable, new_manifest, now
 from ofa.errors import ArtifactError, ConfigError, DeviceError
 from ofa.spaces import SearchSpace, get_space

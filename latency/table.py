@@ -17,7 +17,6 @@ predictors' statistic positive for every block (:func:`check_timings`).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from pathlib import Path
 from typing import Any, Iterable

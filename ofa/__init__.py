@@ -6,10 +6,10 @@ The public Python API most users need:
     net = load_subnet("runs/demo/supernet", subnet="subnet.json")   # a ready nn.Module
 """
 
-from ofa.version import __version__
 from ofa.errors import ArtifactError, ConfigError, DataError, DeviceError, ExportError, InfeasibleError, OFAError
 from ofa.spaces import SearchSpace, get_space, list_spaces
 from ofa.subnet import SubnetConfig
+from ofa.version import __version__
 
 
 def load_supernet(path):

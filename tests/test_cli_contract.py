@@ -10,8 +10,16 @@ from typer.testing import CliRunner
 
 from ofa.cli.common import DEBUG, handle_errors
 from ofa.cli.main import app
-from ofa.errors import (EXIT_CODES, ArtifactError, ConfigError, DataError, DeviceError, ExportError,
-                        InfeasibleError, OFAError)
+from ofa.errors import (
+    EXIT_CODES,
+    ArtifactError,
+    ConfigError,
+    DataError,
+    DeviceError,
+    ExportError,
+    InfeasibleError,
+    OFAError,
+)
 
 CLASSES = [ConfigError, DataError, ArtifactError, DeviceError, ExportError, InfeasibleError]
 

@@ -1,7 +1,6 @@
 """End to end: `ofa zoo` on the tiny space and built-in data, with a real local device."""
 
 import json
-import os
 import subprocess
 import sys
 

@@ -32,11 +32,9 @@ def acc_build(
     from ofa.artifacts import load_supernet
     from ofa.data import open_dataset
     from ofa.io import sha256_file
-    from ofa.search.acc_predictor import fit_and_evaluate
-    from ofa.search.accuracy_table import build_accuracy_table
-
     from ofa.locks import directory_lock
-    from ofa.search.accuracy_table import ACC_LOCK_WHY
+    from ofa.search.acc_predictor import fit_and_evaluate
+    from ofa.search.accuracy_table import ACC_LOCK_WHY, build_accuracy_table
 
     net = load_supernet(supernet)
     source = open_dataset(data)

@@ -7,7 +7,6 @@ import os
 import shutil
 from pathlib import Path
 
-
 from ofa.version import __version__
 from ofa.zoo.card import CARD_JSON, write_card
 from ofa.zoo.keys import file_hash, inputs_hash, safe_name
@@ -125,7 +124,6 @@ def _build_round(config, tmp: Path, supernet, supernet_dir: Path, evaluator, sta
 
 def _build(config, tmp: Path, supernet, supernet_dir: Path, state, row: dict, net, accuracy: dict) -> dict:
     from export.api import export_model
-
     from ofa.artifacts import ModelInfo, save_subnet
     from ofa.subnet import SubnetConfig
 
@@ -185,9 +183,9 @@ def measure_entry(device: str, exports: list[dict], cfg, tmp: Path, stat: str, w
     statistic ``stat`` of the *slowest* pass: the promise has to hold for whichever run a user makes.
     """
     from devices.catalog import get_device
+    from devices.modelfile import tflite_input_name
     from devices.runners import MeasureJob
     from devices.session import DeviceSession
-    from devices.modelfile import tflite_input_name
     from devices.stats import budget_column, summarize, summarize_samples
 
     spec = get_device(device)

@@ -63,7 +63,6 @@ def latency_stage(target, supernet, lut_dir: Path, status, stat: str):
     from latency import build_lut, calibrate, validate_lut
     from latency.profile import default_convert_workers
     from latency.table import LatencyTable
-
     from ofa.search.latency_costs import load_latency_cost
 
     space = supernet.space

@@ -4,7 +4,8 @@ Supernet and sub-network directories: every recorded file hash, then a strict lo
 against the manifest's architecture). Latency tables: the load's timing checks, every block present, the
 end-to-end rows readable. Zoo entries: every file hash of the card, then the entry's sub-network as above.
 Accuracy predictors: a full load (every layer's shape against the space's encoding, finite weights) and one
-prediction. A zoo: every entry its index lists, as above. Each check that fails raises the :class:`~ofa.errors.ArtifactError` that names the file and the fix.
+prediction. A zoo: every entry its index lists, as above. Each check that fails raises the
+:class:`~ofa.errors.ArtifactError` that names the file and the fix.
 """
 
 from __future__ import annotations
