@@ -170,3 +170,11 @@ def test_slow_device_tightens_the_target_then_says_over_budget(zoo, tmp_path, mo
     assert all(r["measured_ms"] > 950 for r in rounds)
     assert card["status"] == "over_budget" and "limit 950 ms" in card["reason"]
     assert "over_budget" in (out / "report.html").read_text()
+
+
+def test_report_without_matplotlib_names_the_extra(monkeypatch):
+    from ofa.zoo.report import pyplot
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now raises ImportError
+    with pytest.raises(ConfigError, match=r"pip install 'ofa-deploy\[report\]'"):
+        pyplot()

@@ -122,6 +122,7 @@ def _read_labels(path: Optional[Path], num_classes: int) -> Optional[list[str]]:
 
 
 # Commands of the other packages: each module defines ``register(app)`` (imports stay lazy inside commands).
+# Every one is part of the tool: one that fails to import is a broken install, and its error surfaces.
 _PLUGINS = ("ofa.train.cli", "devices.cli", "latency.cli", "export.cli", "ofa.search.cli", "ofa.zoo.cli")
 
 
@@ -129,13 +130,7 @@ def _register_plugins() -> None:
     import importlib
 
     for module in _PLUGINS:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and module.startswith(exc.name):
-                continue  # that part of the tool is not built yet
-            raise
-        mod.register(app)
+        importlib.import_module(module).register(app)
 
 
 _register_plugins()
