@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 EXTRAS ?= dev,tflite,report,search
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo lint test test-fast bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/ofa demo --out runs/demo
 
-test: $(STAMP)
+# The layer contracts ([tool.importlinter] in pyproject.toml) and ruff, run before the tests.
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
+
+test: lint
 	$(PY) -m pytest -q -m "not slow" --durations=15
 
 test-fast: $(STAMP)

@@ -16,10 +16,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_export_support import TINY, make_subnet  # noqa: E402
-
 from export.api import export_model  # noqa: E402
 from ofa.io import atomic_write_json  # noqa: E402
+from test_export_support import TINY, make_subnet  # noqa: E402
 
 
 def figures(epochs: int, threads: int) -> dict:

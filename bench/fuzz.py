@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent / "tests"))
 sys.path.insert(0, str(ROOT))
 import machine  # noqa: E402
-from fuzz_targets import TARGETS, TENSOR_TARGETS, mutations, run_case, sample, tensor_swaps  # noqa: E402
 
+from fuzz_targets import TARGETS, TENSOR_TARGETS, mutations, run_case, sample, tensor_swaps  # noqa: E402
 from ofa.errors import OFAError  # noqa: E402
 
 

@@ -40,12 +40,12 @@ def repeatability(out: Path, device: str, n_blocks: int = 40, n_nets: int = 20, 
     import pandas as pd
 
     from devices.session import DeviceSession
+    from devices.stats import summarize
     from latency.anchor import anchor_job, table_anchor
     from latency.blocks import enumerate_blocks
     from latency.e2e import load_e2e, subnet_job
     from latency.micro import ModelCache
     from latency.profile import block_job
-    from latency.stats import summarize
     from latency.table import LatencyTable
     from ofa.subnet import SubnetConfig
 

@@ -72,7 +72,8 @@ def train_from_scratch(config, sub: SubnetConfig, source, seed: int) -> tuple[fl
     t0 = time.perf_counter()
     for step in range(steps):
         images, labels = next(stream)
-        images = resize_batch(images, sub.r).contiguous(memory_format=torch.channels_last if config.channels_last else torch.contiguous_format)
+        layout = torch.channels_last if config.channels_last else torch.contiguous_format
+        images = resize_batch(images, sub.r).contiguous(memory_format=layout)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, steps, warmup, full.lr, config.optim.min_lr)
         optimizer.zero_grad(set_to_none=True)

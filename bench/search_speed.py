@@ -1,6 +1,7 @@
 """Search time, population 100 x 500 generations, this project vs the official OFA tutorial finder.
 
-Both search the OFA-MobileNetV3 w1.2 space (the tutorial FLOPs table uses multiplier 1.2) at resolutions 160-224 (step 16, the tutorial's list)
+Both search the OFA-MobileNetV3 w1.2 space (the tutorial FLOPs table uses multiplier 1.2) at resolutions
+160-224 (step 16, the tutorial's list)
 under a FLOPs budget with a 3 x 400 MLP accuracy predictor (random weights on both sides: timing
 only, no download), on 2 threads, alternating A/B in one run. Prints JSON and writes
 bench/results/search_speed.json.

@@ -63,7 +63,8 @@ def serve(prepare, step):
 
 OFFICIAL_WORKER = COMMON + r'''
 from ofa.imagenet_classification.elastic_nn.networks import OFAMobileNetV3
-net = OFAMobileNetV3(n_classes=10, dropout_rate=0.0, width_mult=1.0, ks_list=[3, 5, 7], expand_ratio_list=[3, 4, 6], depth_list=[2, 3, 4]).to(DEVICE)
+net = OFAMobileNetV3(n_classes=10, dropout_rate=0.0, width_mult=1.0, ks_list=[3, 5, 7], expand_ratio_list=[3, 4, 6],
+                     depth_list=[2, 3, 4]).to(DEVICE)
 opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=3e-5)
 net.train()
 

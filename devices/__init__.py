@@ -5,7 +5,7 @@ onnxruntime, LiteRT, PyTorch, TFLite ``benchmark_model``, ``trtexec``) + the run
 Devices are declared in YAML (see ``docs/devices_and_latency.md``) and loaded with :func:`get_device`.
 """
 
-from devices.spec import DeviceSpec, RunnerSpec, TransportSpec
 from devices.catalog import get_device, list_devices, load_device_file
+from devices.spec import DeviceSpec, RunnerSpec, TransportSpec
 
 __all__ = ["DeviceSpec", "RunnerSpec", "TransportSpec", "get_device", "list_devices", "load_device_file"]

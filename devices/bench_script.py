@@ -15,7 +15,7 @@ exit status 3. Each sample is one inference timed with time.perf_counter after `
 Drift anchor: with an ``anchor`` model, each model's ``repeats`` runs are split into ``rounds`` rounds and
 every round of the model follows a round of the anchor, so the anchor's timings describe the device's
 state (clock, thermal throttling, a neighbour's load) at the moment the model ran. The host uses them
-to put every timing on the same footing (see latency/stats.py).
+to put every timing on the same footing (see devices/stats.py).
 Keep this file free of project imports: it runs on boards that only have Python and the runtime.
 """
 

@@ -14,7 +14,6 @@ import logging
 import os
 from pathlib import Path
 
-
 from devices.spec import DeviceSpec
 from ofa.errors import ConfigError
 

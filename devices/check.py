@@ -14,8 +14,11 @@ CHECK_SPACE = "ofa_tiny_in32_d12_e34_k35_w1.0"
 
 def check_device(device) -> dict:
     """Connect, push a tiny model (the tiny space's smallest sub-network), time it, return a report."""
-    from latency.micro import ModelCache, device_shape  # lazy: torch and exporters load only here
-    from latency.stats import summarize
+    import torch  # lazy: torch loads only here
+
+    from devices.modelfile import device_shape, export_module
+    from devices.stats import summarize
+    from ofa.nn.static import StaticSubnet
     from ofa.spaces import get_space
     from ofa.subnet import SubnetConfig
 
@@ -24,7 +27,9 @@ def check_device(device) -> dict:
     cfg = SubnetConfig.smallest(space)
     with DeviceSession(device) as session, tempfile.TemporaryDirectory() as tmp:
         fingerprint = session.fingerprint()
-        path = ModelCache(Path(tmp), session.model_format).subnet(space, cfg, 10)
+        model = StaticSubnet(space, cfg, 10).eval()
+        path = export_module(model, torch.randn(1, 3, cfg.r, cfg.r), Path(tmp) / f"check.{session.model_format}",
+                             session.model_format)
         job = MeasureJob("check", path, device_shape((1, 3, cfg.r, cfg.r), session.layout))
         timings = list(session.measure([job]))
     stats = summarize(timings[0])

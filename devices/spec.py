@@ -43,7 +43,7 @@ class RunnerSpec(BaseModel):
     max_passes: int = Field(default=4, ge=1)  # ... and models that have not settled again, up to this many
     settle_tolerance: float = Field(default=0.05, gt=0, lt=1)  # two quietest passes agree within this share
     settle_wait_s: float = Field(default=1.0, ge=0)  # pause before re-timing unsettled models
-    drift_anchor: bool = True  # script runners: time a fixed anchor model between rounds (see latency/stats.py)
+    drift_anchor: bool = True  # script runners: time a fixed anchor model between rounds (see devices/stats.py)
     python: Optional[str] = None  # interpreter for script runners (default: this one locally, python3 remotely)
     binary: Optional[str] = None  # benchmark_model / trtexec path on the device
     options: dict[str, Any] = Field(default_factory=dict)  # runner-specific extras, documented per runner

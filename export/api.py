@@ -19,12 +19,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ofa.errors import ConfigError, ExportError
-from ofa.io import atomic_write_json, sha256_file
-
 from export.context import ExportContext, Exported
 from export.report import ExportReport, FormatResult
 from export.validate import compare, judge, tolerance_for
+from ofa.errors import ConfigError, ExportError
+from ofa.io import atomic_write_json, sha256_file
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (description, step done, total steps)

@@ -20,7 +20,8 @@ def export_cmd(
     formats: str = typer.Option("onnx", "--format", help="Comma-separated formats: onnx, tflite, tensorrt."),
     precision: str = typer.Option("fp32", "--precision", help="Comma-separated precisions: fp32, fp16, int8."),
     subnet_config: Optional[Path] = typer.Option(None, "--subnet", help="Sub-network config JSON (with a supernet directory)."),
-    calib_data: str = typer.Option("builtin", "--calib-data", help="Images for int8 calibration and validation: 'builtin', 'cifar10' or a dataset path."),
+    calib_data: str = typer.Option("builtin", "--calib-data", help="Images for int8 calibration and validation: "
+                                   "'builtin', 'cifar10' or a dataset path."),
     calib_images: int = typer.Option(200, help="Calibration images (training split)."),
     val_images: int = typer.Option(256, help="Validation images (validation split) compared with PyTorch."),
     nhwc: bool = typer.Option(False, "--nhwc", help="TFLite input channels-last (what phones usually want)."),
@@ -55,9 +56,8 @@ def _run(subnet, out_dir, formats, precision, subnet_config, calib_data, calib_i
 
 def _export(subnet, out_dir, formats, precision, subnet_config, calib_data, calib_images, val_images, nhwc,
             allow_mismatch, opset, dynamic_batch, threads, as_json, transport) -> None:
-    from ofa.cli.common import print_json, print_table, progress
-
     from export.api import export_model
+    from ofa.cli.common import print_json, print_table, progress
 
     with progress() as bar:
         task = bar.add_task("export", total=None)

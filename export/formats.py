@@ -1,76 +1,22 @@
 """The export formats, one small exporter each, in a registry (tests parametrize over it).
 
 An exporter has a ``name``, the ``precisions`` it writes, and ``export(ctx, precision)`` which writes
-its file into ``ctx.out_dir`` and returns an :class:`~export.context.Exported`.
+its file into ``ctx.out_dir`` and returns an :class:`~export.context.Exported` (protocol and registry:
+:mod:`export.exporter`). Importing this module registers every format.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Protocol
-
-from ofa.errors import ConfigError
-from ofa.registry import Registry
-
 from export.context import ExportContext, Exported
-
-
-class Exporter(Protocol):
-    name: str
-    precisions: tuple[str, ...]
-
-    def export(self, ctx: ExportContext, precision: str) -> Exported: ...
-
-
-EXPORTERS: Registry[Exporter] = Registry("export format")
-
-
-def register_exporter(exporter: Exporter) -> Exporter:
-    return EXPORTERS.register(exporter.name, exporter)
-
-
-def get_exporter(name: str) -> Exporter:
-    return EXPORTERS.get(name)
-
-
-def check_precision(exporter: Exporter, precision: str) -> None:
-    if precision not in exporter.precisions:
-        raise ConfigError(f"format {exporter.name} has no precision {precision!r}; it supports "
-                          f"{', '.join(exporter.precisions)} (--precision)")
-
-
-def onnx_fp32(ctx: ExportContext) -> Path:
-    """The fp32 ONNX of the context's model (written once, shared by every ONNX-based format)."""
-    from export.onnx_export import export_onnx
-    from export.metadata import to_onnx_props
-
-    def make() -> Path:
-        return export_onnx(ctx.model, ctx.example, ctx.work_dir / "model_fp32.onnx", opset=ctx.opset,
-                           dynamic_batch=ctx.dynamic_batch, metadata=to_onnx_props(ctx.metadata("fp32")))
-
-    return ctx.cached("onnx_fp32", make)
-
-
-def onnx_in_precision(ctx: ExportContext, precision: str, path: Path) -> Path:
-    """Write the ONNX of ``precision`` to ``path`` (fp32 copy, fp16 weights, or int8 QDQ)."""
-    import shutil
-
-    import onnx
-
-    from export import onnx_quant
-    from export.metadata import set_onnx_metadata
-
-    src = onnx_fp32(ctx)
-    if precision == "fp32":
-        shutil.copyfile(src, path)
-    elif precision == "fp16":
-        onnx_quant.fp16_weights(src, path)
-    else:
-        onnx_quant.int8_qdq(src, path, iter(ctx.calibration))
-    proto = onnx.load(str(path))
-    set_onnx_metadata(proto, ctx.metadata(precision))
-    onnx.save(proto, str(path))
-    return path
+from export.exporter import (  # noqa: F401  (re-exported: the registry's public names)
+    EXPORTERS,
+    Exporter,
+    check_precision,
+    get_exporter,
+    onnx_fp32,
+    onnx_in_precision,
+    register_exporter,
+)
 
 
 class OnnxExporter:
@@ -78,11 +24,10 @@ class OnnxExporter:
     precisions = ("fp32", "fp16", "int8")
 
     def export(self, ctx: ExportContext, precision: str) -> Exported:
-        from export.runtimes import OnnxRuntimeRunner
-
         import onnx
 
         from export.onnx_export import written_opset
+        from export.runtimes import OnnxRuntimeRunner
 
         check_precision(self, precision)
         path = onnx_in_precision(ctx, precision, ctx.out_dir / f"model_{precision}.onnx")
@@ -97,7 +42,7 @@ class TFLiteExporter:
     precisions = ("fp32", "fp16", "int8")
 
     def export(self, ctx: ExportContext, precision: str) -> Exported:
-        from export import tflite_export
+        import export.tflite_export as tflite_export
         from export.metadata import embed_tflite_metadata
         from export.runtimes import LiteRTRunner
         from ofa.io import atomic_write_bytes
@@ -116,4 +61,4 @@ class TFLiteExporter:
 register_exporter(OnnxExporter())
 register_exporter(TFLiteExporter())
 
-from export import tensorrt_format  # noqa: E402,F401  (registers "tensorrt")
+import export.tensorrt_format  # noqa: E402,F401  (registers "tensorrt")

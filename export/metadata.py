@@ -12,8 +12,8 @@ from typing import Any
 
 from torch import nn
 
-from ofa import __version__
 from ofa.errors import ArtifactError
+from ofa.version import __version__
 
 ONNX_PREFIX = "ofa."
 TFLITE_NAME = "ofa_metadata"

@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ofa import __version__
 from ofa.io import atomic_write_json
+from ofa.version import __version__
 
 REPORT_SCHEMA = 1
 REPORT_NAME = "export_report.json"

@@ -12,9 +12,8 @@ TensorRT 10's recommended path and needs no calibrator; a plain fp32 ONNX with i
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
-from typing import Iterable, Protocol, Sequence
+from typing import Iterable, Protocol
 
 import numpy as np
 

@@ -8,7 +8,7 @@ for fp32/fp16 engines (fp16 is a builder flag), the int8 QDQ graph for int8 engi
 from __future__ import annotations
 
 from export.context import ExportContext, Exported
-from export.formats import check_precision, onnx_in_precision, register_exporter
+from export.exporter import check_precision, onnx_in_precision, register_exporter
 
 
 class TensorRTExporter:
@@ -35,7 +35,7 @@ class TensorRTExporter:
                         notes=[f"engine not validated here: {engine.get('reason', engine.get('status'))}"])
 
     def _engine(self, ctx: ExportContext, path, precision: str, readiness: dict) -> dict:
-        from export import tensorrt_export as trt_export
+        import export.tensorrt_export as trt_export
 
         if not readiness["ok"]:
             return {"status": "skipped", "reason": "the ONNX failed the readiness check: " + "; ".join(readiness["problems"])}

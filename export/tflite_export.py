@@ -8,8 +8,6 @@ output tensors) calibrated on real images.
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -17,10 +15,8 @@ import torch
 from torch import nn
 
 from ofa.errors import ConfigError, ExportError
-from export.quiet import quiet
-from ofa.io import atomic_write_bytes
+from ofa.quiet import quiet
 
-log = logging.getLogger(__name__)
 TFLITE_PRECISIONS = ("fp32", "fp16", "int8")
 _FP16_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
@@ -31,26 +27,6 @@ def require_litert_torch():
     except ImportError:
         raise ExportError("TFLite export needs litert-torch: pip install 'ofa-deploy[tflite]'") from None
     return litert_torch
-
-
-def export_tflite(model: nn.Module, example: torch.Tensor, path: "str | Path", nhwc: bool = False,
-                  precision: str = "fp32", calibration: Iterable[np.ndarray] | None = None,
-                  metadata: dict | None = None) -> Path:
-    """Write ``model`` (eval mode) as a .tflite flatbuffer; ``nhwc`` makes the input channels-last.
-
-    ``precision`` 'fp16' or 'int8' quantises after conversion; int8 needs ``calibration`` images
-    (NCHW float32, normalised like the model's input). ``metadata`` is embedded (``ofa_metadata``).
-    """
-    content = convert_fp32(model, example, nhwc)
-    if precision != "fp32":
-        content = quantize_tflite(content, precision, calibration, nhwc)
-    if metadata is not None:
-        from export.metadata import embed_tflite_metadata
-
-        content = embed_tflite_metadata(content, metadata)
-    atomic_write_bytes(path, content)
-    log.info("wrote %s (%s%s)", path, precision, ", NHWC input" if nhwc else "")
-    return Path(path)
 
 
 def convert_fp32(model: nn.Module, example: torch.Tensor, nhwc: bool = False) -> bytes:

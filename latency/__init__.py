@@ -7,8 +7,13 @@ Python API (see :mod:`latency.api`): :func:`load_predictor`, :func:`predict_late
 from latency.api import PREDICTORS, calibrate, load_predictor, predict_latency_ms
 from latency.blocks import enumerate_blocks, network_block_keys
 from latency.ofa_import import import_ofa_tables
-from latency.predictors import (BlockSumPredictor, CalibratedSumPredictor, FittedE2EPredictor, LatencyPrediction,
-                                LatencyPredictor)
+from latency.predictors import (
+    BlockSumPredictor,
+    CalibratedSumPredictor,
+    FittedE2EPredictor,
+    LatencyPrediction,
+    LatencyPredictor,
+)
 from latency.profile import build_lut
 from latency.table import LatencyTable
 from latency.validate import validate_lut

@@ -2,7 +2,7 @@
 
 Its timings say how fast the device was running at that moment, so the tables' ``steady_ms``
 statistic can put block and end-to-end timings taken minutes apart on the same footing (see
-:mod:`latency.stats`). The anchor is a mid-network MBConv block (first block of the middle stage,
+:mod:`devices.stats`). The anchor is a mid-network MBConv block (first block of the middle stage,
 middle kernel and expand ratio, smallest resolution): it mixes pointwise and depthwise work like the
 networks do, and is short enough (about 0.25 ms on one x86 core for OFA-MBv3) to add little time.
 A table records its anchor by job id; end-to-end measurements for that table reuse it.
@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+from devices.modelfile import device_shape, tflite_input_name
 from devices.runners import MeasureJob
 from devices.session import DeviceSession
 from latency.blocks import LutBlock, enumerate_blocks, slot_blocks
-from latency.micro import ModelCache, device_shape
+from latency.micro import ModelCache
 from latency.table import LatencyTable
 from ofa.errors import ArtifactError
 from ofa.spaces import SearchSpace
@@ -44,8 +45,6 @@ def anchor_job(block: Optional[LutBlock], space: SearchSpace, cache: ModelCache,
     """The anchor as a measurement job for this session (None when there is none or the runner can't use it)."""
     if block is None or not session.uses_anchor:
         return None
-    from latency.profile import tflite_input_name
-
     path = cache.block(block, space)
     return MeasureJob(ANCHOR_JOB_ID, path, device_shape(block.input_shape, session.layout),
                       tflite_input_name(path) if cache.fmt == "tflite" else None)

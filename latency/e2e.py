@@ -10,13 +10,13 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from devices.modelfile import device_shape, tflite_input_name
 from devices.runners import MeasureJob
 from devices.session import DeviceSession
+from devices.stats import summarize
 from latency.anchor import anchor_job
 from latency.blocks import LutBlock
-from latency.micro import ModelCache, device_shape
-from latency.profile import tflite_input_name
-from latency.stats import summarize
+from latency.micro import ModelCache
 from latency.table import E2E_FILE, cut_off_rows, fill_missing_stats, now
 from ofa.errors import ArtifactError, DeviceError
 from ofa.io import atomic_write

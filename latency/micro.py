@@ -16,16 +16,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing
-import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from devices.modelfile import FORMATS, ONNX_OPSET, export_module
 from latency.blocks import LutBlock
-from ofa.errors import ConfigError, ExportError
-from ofa.io import atomic_write, atomic_write_bytes
+from ofa.errors import ConfigError
 from ofa.nn.layers import ConvBNAct, init_weights
 from ofa.nn.mbconv import MBConv
 from ofa.nn.static import StaticSubnet
@@ -33,8 +32,6 @@ from ofa.spaces import SearchSpace
 from ofa.subnet import SubnetConfig
 
 log = logging.getLogger(__name__)
-FORMATS = ("onnx", "tflite", "pt2")
-ONNX_OPSET = 17
 
 
 class GlobalPool(nn.Module):
@@ -70,49 +67,6 @@ def block_module(block: LutBlock, space: SearchSpace) -> nn.Module:
         raise ConfigError(f"unknown block kind {block.kind!r}")
     init_weights(module)
     return module.eval()
-
-
-def export_module(module: nn.Module, example: torch.Tensor, path: Path, fmt: str) -> Path:
-    """Write ``module`` in ``fmt`` (see module docstring). 4-D tflite I/O is channels-last."""
-    module = module.eval()
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        try:
-            if fmt == "onnx":
-                atomic_write(path, lambda tmp: torch.onnx.export(
-                    module, (example,), str(tmp), dynamo=False, opset_version=ONNX_OPSET,
-                    input_names=["input"], output_names=["output"]))
-            elif fmt == "tflite":
-                atomic_write_bytes(path, _tflite_bytes(module, example))
-            elif fmt == "pt2":
-                program = torch.export.export(module, (example,))
-                atomic_write(path, lambda tmp: torch.export.save(program, str(tmp)))
-            else:
-                raise ConfigError(f"unknown model format {fmt!r}; valid: {list(FORMATS)}")
-        except (ConfigError, ExportError):
-            raise
-        except Exception as exc:
-            raise ExportError(f"building the {fmt} micro-model {path.name} failed: {str(exc).splitlines()[0]}") from exc
-    return path
-
-
-def _tflite_bytes(module: nn.Module, example: torch.Tensor) -> bytes:
-    try:
-        import litert_torch
-    except ImportError:
-        raise ExportError("LiteRT micro-models need litert-torch: pip install 'ofa-deploy[tflite]'") from None
-    if example.dim() == 4:
-        out_dims = module(example).dim()
-        module = litert_torch.to_channel_last_io(module, args=[0], outputs=[0] if out_dims == 4 else []).eval()
-        example = example.permute(0, 2, 3, 1).contiguous()
-    from export.quiet import quiet  # the converter's progress lines go to the debug log
-
-    return bytes(quiet(lambda: litert_torch.convert(module, (example,)).model_content()))
-
-
-def device_shape(shape: tuple[int, ...], layout: str) -> tuple[int, ...]:
-    """The input shape a runner feeds: NCHW as is, or NHWC for channels-last runners."""
-    return (shape[0], shape[2], shape[3], shape[1]) if layout == "nhwc" and len(shape) == 4 else tuple(shape)
 
 
 class ModelCache:
@@ -173,7 +127,7 @@ def _build_block(block: LutBlock, space: SearchSpace, path: Path, fmt: str) -> N
 
 def _worker_init() -> None:
     """Conversion workers: one thread each, and no optional-kernel notices of the converter's deps."""
-    from export.quiet import silence_converter_logs
+    from ofa.quiet import silence_converter_logs
 
     torch.set_num_threads(1)
     silence_converter_logs()

@@ -8,13 +8,14 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
+from devices.modelfile import device_shape, tflite_input_name
 from devices.runners import MeasureJob
 from devices.session import DeviceSession
+from devices.stats import OUTLIER_RULE, STEADY, summarize
 from latency.anchor import anchor_block, anchor_job
 from latency.blocks import LutBlock, enumerate_blocks
 from latency.lock import lut_lock
-from latency.micro import ModelCache, device_shape
-from latency.stats import OUTLIER_RULE, STEADY, summarize
+from latency.micro import ModelCache
 from latency.table import LatencyTable, new_manifest, now
 from ofa.errors import ArtifactError, ConfigError, DeviceError
 from ofa.spaces import SearchSpace, get_space
@@ -131,14 +132,6 @@ def block_job(block: LutBlock, space: SearchSpace, cache: ModelCache, layout: st
     path = cache.block(block, space)
     shape = device_shape(block.input_shape, layout)
     return MeasureJob(block.job_id, path, shape, tflite_input_name(path) if cache.fmt == "tflite" else None)
-
-
-def tflite_input_name(path: Path) -> Optional[str]:
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        return None
-    return Interpreter(model_path=str(path)).get_input_details()[0]["name"]
 
 
 def default_convert_workers() -> int:

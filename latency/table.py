@@ -17,7 +17,6 @@ predictors' statistic positive for every block (:func:`check_timings`).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from pathlib import Path
 from typing import Any, Iterable
@@ -25,7 +24,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from latency.stats import PERCENTILES, STAT_COLUMNS, STEADY, steady
+from devices.stats import PERCENTILES, STAT_COLUMNS, STEADY, steady
 from ofa.errors import ArtifactError
 from ofa.io import atomic_write, atomic_write_json, read_json_file
 
@@ -43,7 +42,7 @@ def now() -> str:
 
 
 def tool_version() -> str:
-    from ofa import __version__
+    from ofa.version import __version__
 
     return __version__
 
@@ -115,7 +114,7 @@ class LatencyTable:
     @property
     def budget_stat(self) -> str:
         """The declared statistic of latency budgets on this device (``median`` unless the device said otherwise)."""
-        from latency.stats import DEFAULT_BUDGET_STAT
+        from devices.stats import DEFAULT_BUDGET_STAT
 
         return self.manifest.get("budget_stat", DEFAULT_BUDGET_STAT)
 

@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 
 from devices.session import DeviceSession
+from devices.stats import budget_column
 from latency.anchor import table_anchor
 from latency.api import e2e_values
 from latency.e2e import configs_of, load_e2e, measure_subnets, spread_sample
 from latency.lock import lut_lock
 from latency.predictors import BlockSumPredictor, CalibratedSumPredictor, FittedE2EPredictor, LatencyPredictor
-from latency.stats import budget_column
 from latency.table import REPORT_FILE, LatencyTable, now
 from ofa.errors import ConfigError
 from ofa.io import atomic_write, atomic_write_json

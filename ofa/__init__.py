@@ -6,11 +6,10 @@ The public Python API most users need:
     net = load_subnet("runs/demo/supernet", subnet="subnet.json")   # a ready nn.Module
 """
 
-__version__ = "0.1.0"
-
-from ofa.errors import ArtifactError, ConfigError, DataError, DeviceError, ExportError, InfeasibleError, OFAError  # noqa: E402
-from ofa.spaces import SearchSpace, get_space, list_spaces  # noqa: E402
-from ofa.subnet import SubnetConfig  # noqa: E402
+from ofa.errors import ArtifactError, ConfigError, DataError, DeviceError, ExportError, InfeasibleError, OFAError
+from ofa.spaces import SearchSpace, get_space, list_spaces
+from ofa.subnet import SubnetConfig
+from ofa.version import __version__
 
 
 def load_supernet(path):

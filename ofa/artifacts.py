@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +27,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from ofa import __version__
 from ofa.errors import ArtifactError, ConfigError
 from ofa.io import atomic_write, atomic_write_json, read_json_file, sha256_file
 from ofa.spaces import SearchSpace
 from ofa.subnet import SubnetConfig
+from ofa.version import __version__
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
@@ -128,7 +127,8 @@ def read_manifest(path: "str | Path", kind: str | None = None) -> dict:
     if not path.exists():
         raise ArtifactError(f"{path} does not exist")
     if not (path / MANIFEST).is_file():
-        raise ArtifactError(f"{path} has no {MANIFEST}: not an artifact directory, or an interrupted write (re-run the command that makes it)")
+        raise ArtifactError(f"{path} has no {MANIFEST}: not an artifact directory, or an interrupted write "
+                            "(re-run the command that makes it)")
     manifest = read_json_file(path / MANIFEST, "manifest", ArtifactError)
     if manifest.get("schema_version") != SCHEMA_VERSION:
         raise ArtifactError(f"{path} has schema version {manifest.get('schema_version')}, this tool reads {SCHEMA_VERSION}")

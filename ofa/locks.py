@@ -36,8 +36,8 @@ def directory_lock(directory: "str | Path", kind: str, why: str = "") -> Iterato
     """Hold the ``kind`` write lock of ``directory`` (created if missing) for the ``with`` block.
 
     Re-entrant in the thread that holds it. A directory this call created is removed again when the block
-    leaves nothing in it but the lock (a run that failed its checks leaves no trace). Another process or thread gets a :class:`ConfigError` naming the
-    holder; ``why`` says what two writers would break."""
+    leaves nothing in it but the lock (a run that failed its checks leaves no trace). Another process or
+    thread gets a :class:`ConfigError` naming the holder; ``why`` says what two writers would break."""
     from filelock import FileLock, Timeout
 
     directory = Path(directory)

@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 import torch
-from conftest import TINY, randomize
 from typer.testing import CliRunner
 
+from conftest import TINY, randomize
 from ofa import SubnetConfig, get_space, load_subnet, load_supernet
 from ofa.artifacts import ModelInfo, save_subnet, save_supernet
 from ofa.errors import ArtifactError

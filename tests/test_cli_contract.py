@@ -10,8 +10,16 @@ from typer.testing import CliRunner
 
 from ofa.cli.common import DEBUG, handle_errors
 from ofa.cli.main import app
-from ofa.errors import (EXIT_CODES, ArtifactError, ConfigError, DataError, DeviceError, ExportError,
-                        InfeasibleError, OFAError)
+from ofa.errors import (
+    EXIT_CODES,
+    ArtifactError,
+    ConfigError,
+    DataError,
+    DeviceError,
+    ExportError,
+    InfeasibleError,
+    OFAError,
+)
 
 CLASSES = [ConfigError, DataError, ArtifactError, DeviceError, ExportError, InfeasibleError]
 
@@ -84,3 +92,11 @@ def test_the_debug_flag_of_the_real_cli(tmp_path, monkeypatch):
 
 def test_usage_errors_keep_click_code_2():
     assert CliRunner().invoke(app, ["space", "show", "--no-such-option"]).exit_code == 2
+
+
+def test_a_missing_command_plugin_is_an_error(monkeypatch):
+    from ofa.cli import main
+
+    monkeypatch.setattr(main, "_PLUGINS", ("ofa.no_such_plugin_cli",))
+    with pytest.raises(ModuleNotFoundError, match="ofa.no_such_plugin_cli"):
+        main._register_plugins()

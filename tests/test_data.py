@@ -6,8 +6,6 @@ from ofa import DataError
 from ofa.bn_calib import recalibrate_bn
 from ofa.data import open_dataset
 
-from conftest import randomize
-
 
 @pytest.fixture(scope="module")
 def builtin():

@@ -6,7 +6,7 @@ import pytest
 
 from devices.catalog import get_device, list_devices, load_device_file
 from devices.runners import RUNNERS, make_runner
-from devices.spec import DeviceSpec, RunnerSpec, TransportSpec
+from devices.spec import RunnerSpec, TransportSpec
 from devices.transports import TRANSPORTS, make_transport
 from devices.transports.local import LocalTransport
 from ofa.errors import ConfigError, DeviceError

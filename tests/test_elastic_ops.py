@@ -1,10 +1,9 @@
 import torch
 import torch.nn.functional as F
 
+from conftest import randomize
 from ofa import SubnetConfig
 from ofa.nn.elastic import ElasticBatchNorm, ElasticDepthwiseConv, ElasticPointwiseConv, ElasticSE
-
-from conftest import randomize
 
 
 def _transformed_kernel(weight, matrices, target):

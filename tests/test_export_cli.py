@@ -8,11 +8,11 @@ from typer.testing import CliRunner
 
 from ofa.artifacts import save_subnet, save_supernet
 from ofa.cli.main import app
+from ofa.errors import ArtifactError
 from ofa.nn.supernet import OFASupernet
 from ofa.spaces import get_space
 from ofa.subnet import SubnetConfig
 from test_export_support import TINY, digits_info, make_subnet
-from ofa.errors import ArtifactError
 
 runner = CliRunner()
 

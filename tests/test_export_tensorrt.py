@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
-from pathlib import Path
 from onnx import TensorProto, helper, numpy_helper
 
 from export.tensorrt_export import build_engine_remote, tensorrt_unavailable_reason, trtexec_argv

@@ -3,13 +3,12 @@ import random
 import pytest
 import torch
 
+from conftest import IN32, MBV3, TINY, randomize
 from ofa import SubnetConfig, get_space, load_subnet
 from ofa.artifacts import ModelInfo, save_subnet, save_supernet
 from ofa.complexity import subnet_cost
 from ofa.nn.static import StaticSubnet
 from ofa.nn.supernet import OFASupernet
-
-from conftest import IN32, MBV3, TINY, randomize
 
 
 @pytest.mark.parametrize("space_id,n", [(TINY, 25), (IN32, 8), (MBV3, 3)])

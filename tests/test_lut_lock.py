@@ -9,9 +9,9 @@ import time
 
 import pytest
 import yaml
-from conftest import REPO, TINY
 from typer.testing import CliRunner
 
+from conftest import REPO, TINY
 from devices.spec import DeviceSpec
 from latency.lock import LOCK_FILE, OWNER_FILE, lut_lock
 from latency.profile import build_lut
@@ -104,9 +104,8 @@ def test_lock_is_reentrant_in_its_thread_and_refused_to_another(tmp_path):
 
 
 def test_calibration_into_a_locked_table_is_refused(tmp_path, holder):
-    from test_bad_input_support import write_lut
-
     from latency.api import calibrate
+    from test_bad_input_support import write_lut
 
     lut = tmp_path / "lut"
     write_lut(lut)
@@ -119,9 +118,8 @@ def test_calibration_into_a_locked_table_is_refused(tmp_path, holder):
 
 
 def test_validation_into_a_locked_table_is_refused(tmp_path, holder):
-    from test_bad_input_support import write_lut
-
     from latency.validate import validate_lut
+    from test_bad_input_support import write_lut
 
     lut = tmp_path / "lut"
     write_lut(lut)

@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pytest
 
+from conftest import MBV3, TINY
 from ofa import InfeasibleError, SubnetConfig, get_space
 from ofa.complexity import subnet_cost
 from ofa.search.constraints import Constraint, additive_cost
@@ -14,8 +15,6 @@ from ofa.search.encoding import encode, feature_size
 from ofa.search.evolution import EvolutionSettings, evolve
 from ofa.search.nsga2 import front_2d, hypervolume_2d, non_dominated_ranks, pareto_front
 from ofa.search.population import Population, crossover, mutate, sample
-
-from conftest import MBV3, TINY
 
 QUICK = EvolutionSettings(population=40, generations=60, seed=0)
 

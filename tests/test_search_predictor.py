@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import TINY
 from ofa import SubnetConfig, get_space
 from ofa.artifacts import ModelInfo, save_supernet
 from ofa.data import open_dataset
@@ -15,9 +16,7 @@ from ofa.search.acc_predictor import AccuracyPredictor, fit, fit_and_evaluate
 from ofa.search.accuracy_table import build_accuracy_table
 from ofa.search.cost_table import flops_table
 from ofa.search.encoding import encode
-from ofa.search.population import Population, sample
-
-from conftest import TINY
+from ofa.search.population import sample
 
 
 def test_predictor_learns_a_ranking_and_round_trips(tmp_path):
@@ -185,7 +184,6 @@ def test_lut_cost_equals_the_latency_predictor(note10):
 
 def test_search_on_note10_budgets_and_impossible_budget(note10):
     from latency import load_predictor
-
     from ofa.search.api import search_many
     from ofa.search.evolution import EvolutionSettings
 
@@ -205,7 +203,8 @@ def test_search_on_note10_budgets_and_impossible_budget(note10):
 
 
 def test_probe_detects_a_non_additive_cost():
-    from ofa.search.cost_table import probe_additive, flops_table as ft
+    from ofa.search.cost_table import flops_table as ft
+    from ofa.search.cost_table import probe_additive
 
     space = get_space(TINY)
     flops = ft(space, 10)

@@ -6,14 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import TINY
 from ofa import InfeasibleError, get_space
 from ofa.errors import ConfigError
 from ofa.search.constraints import Constraint, additive_cost
 from ofa.search.cost_table import flops_table
 from ofa.search.evolution import EvolutionSettings
 from ofa.search.strategies import STRATEGIES, run_strategy
-
-from conftest import TINY
 from test_search_core import _synthetic_accuracy, all_configs
 
 SETTINGS = EvolutionSettings(population=40, generations=60, seed=0)

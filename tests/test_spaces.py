@@ -1,10 +1,9 @@
 import pytest
 
+from conftest import IN32, MBV3, TINY
 from ofa import ConfigError, get_space, list_spaces
 from ofa.registry import Registry
 from ofa.spaces import SearchSpace, make_divisible
-
-from conftest import IN32, MBV3, TINY
 
 
 def test_official_space_matches_ofa_mobilenetv3():

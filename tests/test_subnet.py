@@ -2,9 +2,8 @@ import random
 
 import pytest
 
-from ofa import ConfigError, SubnetConfig, get_space
-
 from conftest import IN32, MBV3, TINY
+from ofa import ConfigError, SubnetConfig, get_space
 
 
 def test_json_round_trip():

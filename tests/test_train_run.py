@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import ofa
-from ofa.errors import ArtifactError, ConfigError
+from ofa.errors import ConfigError
 from ofa.train import load_config, resume, train
 from ofa.train.checkpoint import load_checkpoint
 from ofa.train.metrics import read_metrics

@@ -1,7 +1,6 @@
 """End to end: `ofa zoo` on the tiny space and built-in data, with a real local device."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -189,3 +188,11 @@ def test_verify_an_export_directory_and_refuse_a_changed_model(zoo, tmp_path):
     model.write_bytes(bytes(data))
     with pytest.raises(ArtifactError, match="does not match the size/sha256"):
         verify_artifact(export)
+
+
+def test_report_without_matplotlib_names_the_extra(monkeypatch):
+    from ofa.zoo.report import pyplot
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now raises ImportError
+    with pytest.raises(ConfigError, match=r"pip install 'ofa-deploy\[report\]'"):
+        pyplot()

@@ -5,7 +5,7 @@
 model and parse its text output. New runners register themselves in :data:`RUNNERS`.
 """
 
-from devices.runners.base import MeasureJob, RUNNERS, Runner, make_runner
 from devices.runners import benchmark_model, script, trtexec  # noqa: F401  (registration)
+from devices.runners.base import RUNNERS, MeasureJob, Runner, make_runner
 
 __all__ = ["MeasureJob", "RUNNERS", "Runner", "make_runner"]

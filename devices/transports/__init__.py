@@ -5,7 +5,7 @@ each element with :func:`shlex.quote` for the remote shell, so no user data is s
 string. New transports register themselves in :data:`TRANSPORTS`.
 """
 
-from devices.transports.base import CommandResult, Transport, TRANSPORTS, make_transport
 from devices.transports import adb, local, ssh  # noqa: F401  (registration)
+from devices.transports.base import TRANSPORTS, CommandResult, Transport, make_transport
 
 __all__ = ["CommandResult", "Transport", "TRANSPORTS", "make_transport"]

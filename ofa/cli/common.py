@@ -74,14 +74,21 @@ def setup_logging(verbose: bool = False) -> None:
     for name in ("ofa", "latency", "devices", "export"):
         logging.getLogger(name).setLevel(level)
     if not verbose:
-        from export.quiet import silence_converter_logs
+        from ofa.quiet import silence_converter_logs
 
         silence_converter_logs()
 
 
 def progress(transient: bool = False):
     """A rich progress display with bar, count, elapsed and ETA (plain when not a terminal)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TextColumn("eta"), TimeRemainingColumn(), console=console, transient=transient,

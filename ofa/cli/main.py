@@ -29,7 +29,7 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug log
 @handle_errors
 def env(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Print versions of this tool, torch, ONNX, runtimes, TensorRT, and the CPU (for bug reports)."""
-    from ofa.cli.env import environment
+    from ofa.env import environment
 
     info = environment()
     if as_json:
@@ -110,18 +110,6 @@ def info(path: Path = typer.Argument(..., help="A supernet or sub-network direct
     print_json(summary)
 
 
-@app.command()
-@handle_errors
-def verify(path: Path = typer.Argument(..., help="A supernet, sub-network, LUT or zoo entry directory.")) -> None:
-    """Check an artifact: file hashes, tensor names and shapes (by a strict load), table completeness."""
-    from ofa.zoo.verify import verify_artifact
-
-    result = verify_artifact(path)
-    out.print(f"OK {path} ({result.kind})", highlight=False)
-    for check in result.checks:
-        out.print(f"  {check}", highlight=False, soft_wrap=True)
-
-
 def _read_labels(path: Optional[Path], num_classes: int) -> Optional[list[str]]:
     from ofa.errors import ConfigError
 
@@ -134,6 +122,7 @@ def _read_labels(path: Optional[Path], num_classes: int) -> Optional[list[str]]:
 
 
 # Commands of the other packages: each module defines ``register(app)`` (imports stay lazy inside commands).
+# Every one is part of the tool: one that fails to import is a broken install, and its error surfaces.
 _PLUGINS = ("ofa.train.cli", "devices.cli", "latency.cli", "export.cli", "ofa.search.cli", "ofa.zoo.cli")
 
 
@@ -141,13 +130,7 @@ def _register_plugins() -> None:
     import importlib
 
     for module in _PLUGINS:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and module.startswith(exc.name):
-                continue  # that part of the tool is not built yet
-            raise
-        mod.register(app)
+        importlib.import_module(module).register(app)
 
 
 _register_plugins()

@@ -2,7 +2,7 @@
 
 1,797 real 8x8 scans of digits 0-9 (UCI ML hand-written digits), shipped inside scikit-learn, so
 the demo and the tests need no download. Images are upscaled to 32x32 and replicated to 3 channels;
-a fixed stratified split gives 1,437 training and 360 validation images.
+a fixed stratified split gives 1,438 training and 359 validation images.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The elastic OFA supernet of a :class:`~ofa.spaces.SearchSpace`."""
+"""The elastic OFA supernet of a :class:`~ofa.spaces.SearchSpace`, and extraction of its static sub-networks."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from ofa.arch import supernet_block_specs
 from ofa.errors import ConfigError
 from ofa.nn.layers import ConvBNAct, init_weights
 from ofa.nn.mbconv import ElasticMBConv
+from ofa.nn.static import StaticSubnet
 from ofa.spaces import SearchSpace
 from ofa.subnet import SubnetConfig
 
@@ -86,7 +87,30 @@ class OFASupernet(nn.Module):
             block.reorganize_channels()
 
     def extract(self, cfg: SubnetConfig) -> nn.Module:
-        """The static sub-network for ``cfg`` with weights copied (see :mod:`ofa.extract`)."""
-        from ofa.extract import extract_subnet
-
+        """The static sub-network for ``cfg`` with weights copied (see :func:`extract_subnet`)."""
         return extract_subnet(self, cfg)
+
+
+# ----- extraction: the static ``nn.Module`` of a sub-network, weights copied -------------------------
+def static_state_dict(supernet: OFASupernet, cfg: SubnetConfig) -> dict[str, torch.Tensor]:
+    """The state dict of ``StaticSubnet(space, cfg)``, sliced (and kernel-transformed) from the supernet."""
+    cfg.validate(supernet.space)
+    state: dict[str, torch.Tensor] = {}
+    fixed = {k: v for k, v in supernet.state_dict().items() if not k.startswith("blocks.")}
+    state.update(fixed)
+    slots = [0] + [slot + 1 for slot in cfg.active_slots(supernet.space)]
+    for index, slot in enumerate(slots):
+        block = supernet.blocks[slot]
+        kernel = 3 if slot == 0 else cfg.ks[slot - 1]
+        expand = 1 if slot == 0 else cfg.e[slot - 1]
+        for name, tensor in block.static_state(kernel, expand).items():
+            state[f"blocks.{index}.{name}"] = tensor
+    return {k: v.detach().clone().contiguous() for k, v in state.items()}
+
+
+@torch.no_grad()
+def extract_subnet(supernet: OFASupernet, cfg: SubnetConfig) -> StaticSubnet:
+    """Build the static network of ``cfg`` and copy its weights from ``supernet`` (eval mode)."""
+    net = StaticSubnet(supernet.space, cfg, supernet.num_classes, supernet.dropout_rate)
+    net.load_state_dict(static_state_dict(supernet, cfg), strict=True)
+    return net.eval()

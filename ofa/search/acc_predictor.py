@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ofa import __version__
 from ofa.errors import ArtifactError, ConfigError
 from ofa.io import atomic_write, atomic_write_json, read_json_file
 from ofa.search.encoding import encode, feature_size
 from ofa.search.population import Population
 from ofa.spaces import SearchSpace
 from ofa.subnet import SubnetConfig
+from ofa.version import __version__
 
 WEIGHTS = "predictor.safetensors"
 MANIFEST = "predictor.json"

@@ -18,14 +18,14 @@ from typing import Callable
 import pandas as pd
 import torch
 
-from ofa import __version__
-from ofa.locks import directory_lock
 from ofa.bn_calib import recalibrate_bn
 from ofa.complexity import subnet_cost
 from ofa.data import DataSource, resize_batch
 from ofa.errors import ArtifactError
 from ofa.io import atomic_write, atomic_write_json
+from ofa.locks import directory_lock
 from ofa.subnet import SubnetConfig
+from ofa.version import __version__
 
 log = logging.getLogger(__name__)
 TABLE = "acc_table.csv"

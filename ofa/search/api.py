@@ -167,7 +167,7 @@ def history_frame(problem: SearchProblem, histories: dict) -> pd.DataFrame:
 
 def write_results(out: "str | Path", rows: list[dict], history: pd.DataFrame | None, settings: dict) -> Path:
     """``search_result.json``, one ``subnets/<device>-<budget>.json`` per feasible row, ``history.csv``."""
-    from ofa import __version__
+    from ofa.version import __version__
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

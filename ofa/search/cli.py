@@ -33,11 +33,9 @@ def acc_build(
     from ofa.artifacts import load_supernet
     from ofa.data import open_dataset
     from ofa.io import sha256_file
-    from ofa.search.acc_predictor import fit_and_evaluate
-    from ofa.search.accuracy_table import build_accuracy_table
-
     from ofa.locks import directory_lock
-    from ofa.search.accuracy_table import ACC_LOCK_WHY
+    from ofa.search.acc_predictor import fit_and_evaluate
+    from ofa.search.accuracy_table import ACC_LOCK_WHY, build_accuracy_table
 
     net = load_supernet(supernet)
     source = open_dataset(data)
@@ -78,9 +76,8 @@ def search_cmd(
     from ofa.search.api import SearchProblem, history_frame, pareto, search_many, write_results
     from ofa.search.evolution import EvolutionSettings
     from ofa.search.latency_costs import load_latency_cost
-    from ofa.spaces import SearchSpace
-
     from ofa.search.strategies import STRATEGIES
+    from ofa.spaces import SearchSpace
 
     if strategy not in STRATEGIES:
         raise ConfigError(f"--strategy {strategy!r} is not one of {list(STRATEGIES)}")

@@ -18,7 +18,7 @@ def feature_size(space: SearchSpace) -> int:
 
 def encode(space: SearchSpace, pop: Population) -> np.ndarray:
     """(N, feature_size) float32 features of a population."""
-    n, slots = len(pop), space.n_block_slots
+    n = len(pop)
     nk, ne = len(space.ks_choices), len(space.e_choices)
     mask = active_mask(space, pop.d).astype(np.float32)  # (N, slots)
     ks = np.eye(nk, dtype=np.float32)[pop.ks]  # (N, slots, nk) one-hot

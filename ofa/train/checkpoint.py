@@ -16,9 +16,9 @@ from typing import Any
 
 import torch
 
-from ofa import __version__
 from ofa.errors import ArtifactError
 from ofa.io import atomic_write, torch_load_reason
+from ofa.version import __version__
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"

@@ -30,7 +30,8 @@ def train_command(
     """
     import yaml
 
-    from ofa.cli.common import console, out as stdout
+    from ofa.cli.common import console
+    from ofa.cli.common import out as stdout
     from ofa.errors import ConfigError
     from ofa.train import load_config, resume, train
 
@@ -83,7 +84,8 @@ class RichReporter:
     def advance(self, done: int, record: dict | None) -> None:
         extra = {}
         if record is not None:
-            extra["description"] = f"{self.progress.tasks[-1].description.split(' loss')[0]} loss {record['loss']:.3f} acc {record['acc']:.2f}"
+            stage = self.progress.tasks[-1].description.split(" loss")[0]
+            extra["description"] = f"{stage} loss {record['loss']:.3f} acc {record['acc']:.2f}"
         self.progress.update(self.task, completed=done, **extra)
 
     def end_stage(self) -> None:

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import torch
 
+import ofa.train.ddp as ddp
 from ofa.artifacts import ModelInfo, save_supernet
 from ofa.data import resize_batch
 from ofa.errors import ConfigError
 from ofa.locks import directory_lock
 from ofa.nn.supernet import OFASupernet
 from ofa.subnet import SubnetConfig
-from ofa.train import ddp
 from ofa.train.checkpoint import rng_state, save_checkpoint
 from ofa.train.config import StageConfig, TrainConfig
 from ofa.train.distill import teacher_logits, training_loss

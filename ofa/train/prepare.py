@@ -14,6 +14,7 @@ import torch
 import yaml
 from torch import nn
 
+import ofa.train.ddp as ddp
 from ofa.data import open_dataset
 from ofa.data.source import DataSource
 from ofa.errors import ConfigError, DataError
@@ -21,7 +22,6 @@ from ofa.io import atomic_write_text
 from ofa.nn.supernet import OFASupernet
 from ofa.spaces import SearchSpace, get_space
 from ofa.subnet import SubnetConfig
-from ofa.train import ddp
 from ofa.train.checkpoint import CHECKPOINT, RunState, load_checkpoint, set_rng_state, state_from
 from ofa.train.config import RESUME_SAFE_KEYS, TrainConfig, changed_keys, parse_override, resolve, set_path
 from ofa.train.ddp import DistContext

@@ -1,4 +1,4 @@
-"""``ofa zoo`` and ``ofa demo``."""
+"""``ofa zoo``, ``ofa demo`` and ``ofa verify``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from ofa.cli.common import console, handle_errors, out, print_table
 def register(app: typer.Typer) -> None:
     app.command("zoo")(zoo_cmd)
     app.command("demo")(demo_cmd)
+    app.command("verify")(verify_cmd)
 
 
 @handle_errors
@@ -44,6 +45,17 @@ def _run(config_path: Optional[Path], out_dir: Path) -> None:
     print_table(f"zoo {out_dir}", rows)
     out.print(f"report: {out_dir / 'report.html'}   index: {out_dir / 'index.csv'}   "
               f"({time.perf_counter() - start:.0f} s)")
+
+
+@handle_errors
+def verify_cmd(path: Path = typer.Argument(..., help="A supernet, sub-network, LUT or zoo entry directory.")) -> None:
+    """Check an artifact: file hashes, tensor names and shapes (by a strict load), table completeness."""
+    from ofa.zoo.verify import verify_artifact
+
+    result = verify_artifact(path)
+    out.print(f"OK {path} ({result.kind})", highlight=False)
+    for check in result.checks:
+        out.print(f"  {check}", highlight=False, soft_wrap=True)
 
 
 def _num(value, digits: int = 3):

@@ -7,9 +7,9 @@ import os
 import shutil
 from pathlib import Path
 
-
-from ofa import __version__
+from ofa.version import __version__
 from ofa.zoo.card import CARD_JSON, write_card
+from ofa.zoo.keys import file_hash, inputs_hash, safe_name
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +23,9 @@ def build_entry(config, out: Path, supernet, supernet_dir: Path, evaluator, stat
     """The entry of one (device, budget): closed-loop search, measured choice, export, on-device latency, card."""
     from ofa.errors import InfeasibleError
     from ofa.zoo.budget import meet_budget
-    from ofa.zoo.pipeline import _safe, file_hash, inputs_hash
 
     target = state.target
-    name = _safe(entry_name(supernet.space.id, target.device, budget_ms))
+    name = safe_name(entry_name(supernet.space.id, target.device, budget_ms))
     base = {"name": name, "device": target.device, "budget_ms": budget_ms}
     key = inputs_hash(file_hash(supernet_dir / "weights.safetensors"), state.search_key, budget_ms, target.model_dump(),
                       config.bn_calib_images, config.data, config.accuracy.model_dump(), config.search.model_dump(),
@@ -125,7 +124,6 @@ def _build_round(config, tmp: Path, supernet, supernet_dir: Path, evaluator, sta
 
 def _build(config, tmp: Path, supernet, supernet_dir: Path, state, row: dict, net, accuracy: dict) -> dict:
     from export.api import export_model
-
     from ofa.artifacts import ModelInfo, save_subnet
     from ofa.subnet import SubnetConfig
 
@@ -185,10 +183,10 @@ def measure_entry(device: str, exports: list[dict], cfg, tmp: Path, stat: str, w
     statistic ``stat`` of the *slowest* pass: the promise has to hold for whichever run a user makes.
     """
     from devices.catalog import get_device
+    from devices.modelfile import tflite_input_name
     from devices.runners import MeasureJob
     from devices.session import DeviceSession
-    from latency.profile import tflite_input_name
-    from latency.stats import budget_column, summarize, summarize_samples
+    from devices.stats import budget_column, summarize, summarize_samples
 
     spec = get_device(device)
     runner = spec.runner.model_copy(update={"warmup": warmup, "repeats": repeats, "passes": 1, "drift_anchor": False})
@@ -213,7 +211,7 @@ def measure_entry(device: str, exports: list[dict], cfg, tmp: Path, stat: str, w
 
 
 def _versions() -> dict:
-    from ofa.cli.env import environment
+    from ofa.env import environment
 
     env = environment()
     return {k: env[k] for k in ("ofa-deploy", "torch", "onnx", "onnxruntime", "litert (ai-edge-litert)", "litert-torch")}

@@ -8,14 +8,14 @@ An entry is built in a hidden temp folder and renamed into place when complete (
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ofa.io import atomic_write_json, sha256_file, sha256_json
+from ofa.io import atomic_write_json
 from ofa.zoo.config import DeviceTarget, ZooConfig
+from ofa.zoo.keys import safe_name
 
 log = logging.getLogger(__name__)
 Status = Callable[[str], None]
@@ -59,7 +59,7 @@ class ZooBuilder:
         supernet_dir = self._timed("supernet", self.supernet)
         supernet = load_supernet(supernet_dir)
         source = open_dataset(self.config.data)
-        devices = {t.device: DeviceState(t, self.work / "luts" / _safe(t.device), declared_stat(t))
+        devices = {t.device: DeviceState(t, self.work / "luts" / safe_name(t.device), declared_stat(t))
                    for t in self.config.devices}
         for state in devices.values():
             self._timed(f"lut {state.target.device}", lambda s=state: self.latency_table(s, supernet))
@@ -141,22 +141,3 @@ def search_problem(config, state: DeviceState, supernet, predictor):
     from ofa.zoo.stages import search_problem as build
 
     return build(config, state, supernet, predictor)
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-
-
-def inputs_hash(*parts) -> str:
-    return sha256_json([str(p) for p in parts])[:16]
-
-
-def file_hash(path: Path) -> str:
-    return sha256_file(path)[:16] if path.is_file() else "missing"
-
-
-def reset_dir(path: Path) -> Path:
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    return path

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ofa.errors import ConfigError
 from ofa.io import atomic_write, atomic_write_json, atomic_write_text
 
 INDEX_COLUMNS = ["name", "device", "budget_ms", "stat", "limit_ms", "status", "top1", "predicted_top1",
@@ -43,13 +44,21 @@ def write_index(out: Path, entries: list[dict]) -> list[dict]:
     return rows
 
 
-def front_plot(device: str, front: list[dict], chosen: list[dict]) -> str:
-    """Accuracy vs latency scatter of the searched front with the zoo's entries marked; base64 PNG."""
-    import matplotlib
-
+def pyplot():
+    """matplotlib's pyplot on the non-interactive Agg backend; matplotlib is the optional ``report`` extra."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ConfigError("the zoo report's figures need matplotlib: pip install 'ofa-deploy[report]'") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def front_plot(device: str, front: list[dict], chosen: list[dict]) -> str:
+    """Accuracy vs latency scatter of the searched front with the zoo's entries marked; base64 PNG."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
     if front:
         ax.scatter([p["latency_ms"] for p in front], [100 * p["predicted_top1"] for p in front], s=12, c="#8fa8c8",

@@ -10,6 +10,7 @@ import numpy as np
 
 from ofa.io import atomic_write_json
 from ofa.zoo.config import ZooConfig
+from ofa.zoo.keys import safe_name
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,6 @@ def latency_stage(target, supernet, lut_dir: Path, status, stat: str):
     from latency import build_lut, calibrate, validate_lut
     from latency.profile import default_convert_workers
     from latency.table import LatencyTable
-
     from ofa.search.latency_costs import load_latency_cost
 
     space = supernet.space
@@ -147,7 +147,7 @@ def search_stage(config: ZooConfig, state, supernet, predictor, out: Path, statu
     key = {"predictor": predictor.report.get("n_rows"), "weights": predictor.fingerprint(),
            "lut": state.cost.minimum()[0], "stat": state.latency_stat, "budgets": target.budgets_ms,
            "n_auto": target.auto_budgets, "settings": s.model_dump(), "rank_by": config.accuracy.rank_by}
-    cache = out / f"{_safe(name)}.json"
+    cache = out / f"{safe_name(name)}.json"
     if cache.is_file():
         saved = json.loads(cache.read_text())
         if saved.get("key") == key and "budgets" in saved:
@@ -160,7 +160,3 @@ def search_stage(config: ZooConfig, state, supernet, predictor, out: Path, statu
     status(f"{len(budgets)} budget(s) on {name} ({state.latency_stat} of plain timed runs): {budgets} ms")
     atomic_write_json(cache, {"key": key, "front": front, "budgets": budgets})
     return front, budgets, key
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)

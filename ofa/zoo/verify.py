@@ -5,7 +5,8 @@ against the manifest's architecture). Latency tables: the load's timing checks, 
 end-to-end rows readable. Zoo entries: every file hash of the card, then the entry's sub-network as above.
 Accuracy predictors: a full load (every layer's shape against the space's encoding, finite weights) and one
 prediction. Export directories: every written file's size and sha256 against ``export_report.json``. A
-zoo: every entry its index lists, as above. Each check that fails raises the :class:`~ofa.errors.ArtifactError` that names the file and the fix.
+zoo: every entry its index lists, as above. Each check that fails raises the
+:class:`~ofa.errors.ArtifactError` that names the file and the fix.
 """
 
 from __future__ import annotations

@@ -19,8 +19,14 @@ import time
 import numpy as np
 
 from ofa.search.constraints import Constraint, allowed_resolutions
-from ofa.search.evolution import (EvolutionSettings, MemoizedFitness, SearchHistory, SearchResult, _feasible_children,
-                                  initial_population)
+from ofa.search.evolution import (
+    EvolutionSettings,
+    MemoizedFitness,
+    SearchHistory,
+    SearchResult,
+    _feasible_children,
+    initial_population,
+)
 from ofa.search.population import Population
 from ofa.search.strategies.common import result_of
 from ofa.spaces import SearchSpace

@@ -9,7 +9,7 @@ import contextlib
 import io
 import logging
 
-log = logging.getLogger("export")
+log = logging.getLogger("export")  # the exporters' logger, as before this module moved to ofa
 
 # Loggers of litert-torch's dependencies that report optional kernels at WARNING; nothing to act on here.
 CONVERTER_LOGGERS = ("torchao", "torch.utils._pytree",

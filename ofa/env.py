@@ -1,4 +1,4 @@
-"""``ofa env``: versions and hardware facts a bug report needs."""
+"""Versions and hardware facts a bug report (``ofa env``) and every zoo card need."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def cpu_model() -> str:
 def environment() -> dict[str, str]:
     import torch
 
-    from ofa import __version__
+    from ofa.version import __version__
 
     litert = _version("ai-edge-litert")
     if litert == "not installed" and _version("tflite-runtime") != "not installed":

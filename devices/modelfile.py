@@ -1,0 +1,74 @@
+"""A PyTorch module written as a file in a runner's model format, and the input shape the runner feeds.
+
+Used by ``ofa device check`` (a tiny model proves the whole path) and by the latency tables'
+micro-models (:mod:`latency.micro`). Formats: ``onnx`` (TorchScript exporter, opset 17), ``tflite``
+(litert-torch, channels-last 4-D input/output) and ``pt2`` (``torch.export``). torch is imported here;
+the rest of ``devices`` stays light, so import this module only where a model is written.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ofa.errors import ConfigError, ExportError
+from ofa.io import atomic_write, atomic_write_bytes
+
+FORMATS = ("onnx", "tflite", "pt2")
+ONNX_OPSET = 17
+
+
+def export_module(module: nn.Module, example: torch.Tensor, path: Path, fmt: str) -> Path:
+    """Write ``module`` in ``fmt`` (see module docstring). 4-D tflite I/O is channels-last."""
+    module = module.eval()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        try:
+            if fmt == "onnx":
+                atomic_write(path, lambda tmp: torch.onnx.export(
+                    module, (example,), str(tmp), dynamo=False, opset_version=ONNX_OPSET,
+                    input_names=["input"], output_names=["output"]))
+            elif fmt == "tflite":
+                atomic_write_bytes(path, _tflite_bytes(module, example))
+            elif fmt == "pt2":
+                program = torch.export.export(module, (example,))
+                atomic_write(path, lambda tmp: torch.export.save(program, str(tmp)))
+            else:
+                raise ConfigError(f"unknown model format {fmt!r}; valid: {list(FORMATS)}")
+        except (ConfigError, ExportError):
+            raise
+        except Exception as exc:
+            raise ExportError(f"building the {fmt} micro-model {path.name} failed: {str(exc).splitlines()[0]}") from exc
+    return path
+
+
+def _tflite_bytes(module: nn.Module, example: torch.Tensor) -> bytes:
+    try:
+        import litert_torch
+    except ImportError:
+        raise ExportError("LiteRT micro-models need litert-torch: pip install 'ofa-deploy[tflite]'") from None
+    if example.dim() == 4:
+        out_dims = module(example).dim()
+        module = litert_torch.to_channel_last_io(module, args=[0], outputs=[0] if out_dims == 4 else []).eval()
+        example = example.permute(0, 2, 3, 1).contiguous()
+    from ofa.quiet import quiet  # the converter's progress lines go to the debug log
+
+    return bytes(quiet(lambda: litert_torch.convert(module, (example,)).model_content()))
+
+
+def device_shape(shape: tuple[int, ...], layout: str) -> tuple[int, ...]:
+    """The input shape a runner feeds: NCHW as is, or NHWC for channels-last runners."""
+    return (shape[0], shape[2], shape[3], shape[1]) if layout == "nhwc" and len(shape) == 4 else tuple(shape)
+
+
+def tflite_input_name(path: Path) -> Optional[str]:
+    """The input tensor's name in a ``.tflite`` file (None without the LiteRT interpreter installed)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        return None
+    return Interpreter(model_path=str(path)).get_input_details()[0]["name"]
