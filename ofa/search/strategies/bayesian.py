@@ -30,7 +30,7 @@ def _optuna():
     except ModuleNotFoundError:
         raise ConfigError("the bayesian strategy needs Optuna: pip install 'ofa-deploy[search]' (or optuna)") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # constraints_func
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # constraints (Optuna 4)
     return optuna
 
 
@@ -56,8 +56,10 @@ def bayesian(space: SearchSpace, fitness, constraints: list[Constraint], setting
     rng = np.random.default_rng(settings.seed)
     r_choices = allowed_resolutions(space, constraints)
     seeds = initial_population(space, constraints, settings, rng).take(slice(0, min(SEED_TRIALS, evaluations)))
-    sampler = optuna.samplers.TPESampler(seed=settings.seed, constraints_func=lambda t: t.user_attrs["violation"],
-                                         n_startup_trials=min(len(seeds) + 10, evaluations))
+    native = hasattr(optuna.trial.Trial, "set_constraint")  # Optuna >= 5; older ones take a constraints_func
+    extra = {} if native else {"constraints_func": lambda t: t.user_attrs["violation"]}
+    sampler = optuna.samplers.TPESampler(seed=settings.seed, n_startup_trials=min(len(seeds) + 10, evaluations),
+                                         **extra)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     for i in range(len(seeds)):
         study.enqueue_trial(_params(seeds, i))
@@ -66,7 +68,11 @@ def bayesian(space: SearchSpace, fitness, constraints: list[Constraint], setting
     def objective(trial) -> float:
         pop = _suggest(trial, space, r_choices)
         violation = [float(c.cost(pop)[0] - c.limit) for c in constraints]
-        trial.set_user_attr("violation", violation)
+        if native:
+            for i, (c, v) in enumerate(zip(constraints, violation)):
+                trial.set_constraint(f"{i}:{c.cost.name}", v)
+        else:
+            trial.set_user_attr("violation", violation)
         value = float(fitness(pop)[0])
         if all(v <= 0 for v in violation):
             history.add(trial.number, pop, np.array([value]))

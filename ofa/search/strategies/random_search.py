@@ -1,4 +1,6 @@
-"""Random search: uniform feasible samples, in batches, until the evaluation budget is spent."""
+"""Random search: uniform samples, the infeasible ones rejected before scoring, until the evaluation budget is
+spent (or :data:`~ofa.search.strategies.common.MAX_DRAWS_PER_EVALUATION` draws per evaluation found nothing:
+a feasible region that small is out of random search's reach, and the result says how many it spent)."""
 
 from __future__ import annotations
 
@@ -12,11 +14,10 @@ from ofa.search.evolution import (
     MemoizedFitness,
     SearchHistory,
     SearchResult,
-    _feasible_children,
     initial_population,
 )
 from ofa.search.population import sample
-from ofa.search.strategies.common import result_of
+from ofa.search.strategies.common import MAX_DRAWS_PER_EVALUATION, feasible_draws, result_of
 from ofa.spaces import SearchSpace
 
 
@@ -28,12 +29,14 @@ def random_search(space: SearchSpace, fitness, constraints: list[Constraint], se
     score = MemoizedFitness(space, fitness)
     history = SearchHistory()
     batch = initial_population(space, constraints, settings, rng).take(slice(0, evaluations))
-    done, step = 0, 0
-    while len(batch):
+    draws_left = MAX_DRAWS_PER_EVALUATION * evaluations
+    step = 0
+    while batch is not None and len(batch):
         history.add(step, batch, score(batch))
-        done, step = done + len(batch), step + 1
-        n = min(settings.population, evaluations - done)
+        step += 1
+        n = min(settings.population, evaluations - len(history))
         if n <= 0:
             break
-        batch = _feasible_children(lambda k: sample(space, k, rng, r_choices), n, constraints)
+        batch, drawn = feasible_draws(lambda k: sample(space, k, rng, r_choices), n, constraints, draws_left)
+        draws_left -= drawn
     return result_of(history, start)

@@ -1,15 +1,16 @@
 """A REINFORCE controller (Williams '92) over per-slot choices, with MnasNet's reward.
 
 The policy is one categorical distribution per gene: kernel size and expand ratio per block slot, depth
-per stage, and the resolution (only resolutions the constraints allow). Each step samples a batch of
-feasible networks from the policy and moves every distribution toward the choices of networks that beat
-the running baseline (advantage normalised by the batch's spread; plain gradient ascent on the logits).
+per stage, and the resolution (only resolutions the constraints allow). Each step samples a batch from
+the policy, scores every sample, and moves every distribution toward the choices of the better half of the
+batch (advantage = centred rank of the reward, see :func:`advantage`; plain gradient ascent on the logits).
 
-Reward, as in MnasNet (Tan et al., CVPR'19): ``accuracy * (cost / limit) ** w`` for each constraint. The
-constraints stay hard here (only feasible samples are scored, so ``cost <= limit``), and ``w`` is
-MnasNet's soft-constraint exponent ``-0.07`` when ``latency_weight`` is left at its default: a network
-that uses less of its budget scores slightly higher at equal accuracy. ``latency_weight=0`` ranks by
-accuracy alone (MnasNet's hard-constraint reward under the target).
+Reward, as in MnasNet (Tan et al., CVPR'19): ``accuracy * prod((cost / limit) ** w)`` over the
+constraints, with ``w = latency_weight`` for a sample within its limit and ``w = -1`` beyond it, so the
+controller learns where the budget is. The default ``latency_weight = 0`` is MnasNet's hard-constraint
+reward (accuracy alone under the target); ``MNAS_SOFT = -0.07`` is its soft one, which also rewards
+networks that leave part of the budget unused.
+Only feasible samples enter the result; every scored sample counts against the evaluation budget.
 """
 
 from __future__ import annotations
@@ -18,22 +19,19 @@ import time
 
 import numpy as np
 
-from ofa.search.constraints import Constraint, allowed_resolutions
+from ofa.search.constraints import Constraint, allowed_resolutions, feasible
 from ofa.search.evolution import (
     EvolutionSettings,
-    MemoizedFitness,
     SearchHistory,
     SearchResult,
-    _feasible_children,
     initial_population,
 )
 from ofa.search.population import Population
 from ofa.search.strategies.common import result_of
 from ofa.spaces import SearchSpace
 
-MNAS_W = -0.07
+MNAS_HARD, MNAS_SOFT = 0.0, -0.07
 LEARNING_RATE = 0.3
-BASELINE_DECAY = 0.9
 UNBOUNDED = 1e29  # constraints at or above this limit only restrict resolutions; they do not shape the reward
 
 
@@ -72,32 +70,55 @@ class Policy:
 
 
 def reward(scores: np.ndarray, pop: Population, constraints: list[Constraint], weight: float) -> np.ndarray:
+    """MnasNet's ``accuracy * prod((cost / limit) ** w)``: ``w = weight`` within a limit, -1 beyond it."""
     out = scores.astype(float).copy()
     for c in constraints:
-        if weight and c.limit < UNBOUNDED:
-            out *= (np.maximum(c.cost(pop), 1e-12) / c.limit) ** weight
+        if c.limit < UNBOUNDED:
+            ratio = np.maximum(c.cost(pop), 1e-12) / c.limit
+            out *= ratio ** np.where(ratio <= 1, weight, -1.0)
     return out
 
 
+def advantage(rewards: np.ndarray, ok: np.ndarray, excess: np.ndarray) -> np.ndarray:
+    """Centred ranks: feasible samples by reward above every infeasible one (those by how far over they are).
+
+    Ranks make the update independent of the fitness scale, and put the hard constraint in the order
+    itself: a sample over its budget never teaches the policy more than one within it."""
+    key = np.where(ok, rewards, -np.inf)
+    order = np.lexsort((-excess, key))  # primary: reward (feasible first), then smaller excess
+    ranks = np.empty(len(order))
+    ranks[order] = np.arange(len(order))
+    return (ranks - ranks.mean()) / (ranks.std() + 1e-8)
+
+
+def _excess(pop: Population, constraints: list[Constraint]) -> np.ndarray:
+    total = np.zeros(len(pop))
+    for c in constraints:
+        if c.limit < UNBOUNDED:
+            total += np.maximum(c.cost(pop) / c.limit - 1.0, 0.0)
+    return total
+
+
 def reinforce(space: SearchSpace, fitness, constraints: list[Constraint], settings: EvolutionSettings,
-              evaluations: int, latency_weight: float = MNAS_W) -> SearchResult:
+              evaluations: int, latency_weight: float = MNAS_HARD) -> SearchResult:
     start = time.perf_counter()
     rng = np.random.default_rng(settings.seed)
     policy = Policy(space, allowed_resolutions(space, constraints))
-    score = MemoizedFitness(space, fitness)
     history = SearchHistory()
-    first = initial_population(space, constraints, settings, rng).take(slice(0, evaluations))  # fails fast if infeasible
-    batch, baseline, step = first, None, 0
+    batch = initial_population(space, constraints, settings, rng).take(slice(0, evaluations))  # fails fast
+    step, spent = 0, 0
     per_step = max(4, settings.population // 5)
     while len(batch):
-        scores = score(batch)
-        history.add(step, batch, scores)
-        r = reward(scores, batch, constraints, latency_weight)
-        baseline = float(r.mean()) if baseline is None else BASELINE_DECAY * baseline + (1 - BASELINE_DECAY) * float(r.mean())
-        policy.update(batch, (r - baseline) / (r.std() + 1e-8))
+        scores = fitness(batch)
+        spent += len(batch)
+        ok = feasible(constraints, batch)
+        if ok.any():
+            history.add(step, batch.take(np.flatnonzero(ok)), scores[ok])
+        rewards = reward(scores, batch, constraints, latency_weight)
+        policy.update(batch, advantage(rewards, ok, _excess(batch, constraints)))
         step += 1
-        n = min(per_step, evaluations - len(history))
+        n = min(per_step, evaluations - spent)
         if n <= 0:
             break
-        batch = _feasible_children(lambda k: policy.sample(k, rng), n, constraints)
-    return result_of(history, start)
+        batch = policy.sample(n, rng)
+    return result_of(history, start, spent)
