@@ -9,7 +9,7 @@ the exhaustive comparison on an enumerable space is tests/test_search_strategies
 is the search's own objective: differences below the predictor's held-out RMSE (~0.5 points on the demo)
 are not differences in real accuracy.
 
-    make demo && .venv/bin/python bench/strategies.py                    # ~8 min on 2 cores
+    make demo && .venv/bin/python bench/strategies.py                    # ~6 min on 2 cores
     .venv/bin/python bench/strategies.py --evaluations 100,1000 --seeds 5
 
 Prints JSON and writes bench/results/strategies.json (with the command that produced it).

@@ -79,4 +79,4 @@ def bayesian(space: SearchSpace, fitness, constraints: list[Constraint], setting
         return value
 
     study.optimize(objective, n_trials=evaluations)
-    return result_of(history, start)
+    return result_of(history, start, len(study.trials))  # infeasible trials were evaluated too
