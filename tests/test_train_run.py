@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,9 +14,10 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 import ofa
-from ofa.errors import ConfigError
+from ofa.errors import ArtifactError, ConfigError
 from ofa.train import load_config, resume, train
 from ofa.train.checkpoint import load_checkpoint
 from ofa.train.metrics import read_metrics
@@ -115,6 +117,19 @@ def test_resume_refuses_a_changed_batch_size_and_keeps_the_checkpoint(reference)
     with pytest.raises(ConfigError, match=r"cannot change batch_size \(was 32\) when resuming.*smaller batch_size"):
         resume(reference.run_dir, ("batch_size=4096",))
     assert checkpoint.stat().st_mtime_ns == before
+
+
+def test_resume_refuses_a_checkpoint_from_another_run(reference, tmp_path):
+    """A checkpoint whose config differs from the run's config.yaml (here: another seed) is not resumed."""
+    run = tmp_path / "run"
+    shutil.copytree(reference.run_dir, run)
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    saved["seed"] += 1
+    (run / "config.yaml").write_text(yaml.safe_dump(saved))
+    before = (run / "checkpoint.pt").stat().st_mtime_ns
+    with pytest.raises(ArtifactError, match=r"does not belong to the run.*seed \(checkpoint \d+, config.yaml \d+\)"):
+        resume(run)
+    assert (run / "checkpoint.pt").stat().st_mtime_ns == before
 
 
 def test_resume_of_a_finished_run_only_rewrites_the_supernet(reference):

@@ -17,7 +17,7 @@ from torch import nn
 import ofa.train.ddp as ddp
 from ofa.data import open_dataset
 from ofa.data.source import DataSource
-from ofa.errors import ConfigError, DataError
+from ofa.errors import ArtifactError, ConfigError, DataError
 from ofa.io import atomic_write_text
 from ofa.nn.supernet import OFASupernet
 from ofa.spaces import SearchSpace, get_space
@@ -75,6 +75,7 @@ def new_run(config: TrainConfig, run_dir: Path, ctx: DistContext, reporter: Repo
 
 def resumed_run(run_dir: Path, ctx: DistContext, overrides: tuple[str, ...] = (), reporter: Reporter | None = None) -> Run:
     payload = ddp.on_main(ctx, lambda: load_checkpoint(run_dir))
+    ddp.on_main(ctx, lambda: _check_checkpoint_belongs(run_dir, payload["config"]))
     config = _resume_config(payload["config"], overrides)
     space, source = get_space(config.space), open_dataset(config.data)
     _head_classes(config, source)
@@ -111,6 +112,27 @@ def _assemble(config, run_dir, ctx, space, source, net, teacher, state, reporter
     if teacher is not None:
         teacher = place(teacher, config, ctx.device).eval().requires_grad_(False)
     return Run(config, run_dir, ctx, space, source, net, teacher, state, reporter, metrics, None, per_epoch, totals)
+
+
+def _check_checkpoint_belongs(run_dir: Path, checkpoint_config: dict) -> None:
+    """Refuse a checkpoint swapped in from another run: its config must match the run's config.yaml.
+
+    Only the keys a resume may not change are compared. A config.yaml that is missing or unreadable is
+    not checked here: resuming rewrites it from the checkpoint.
+    """
+    try:
+        saved = yaml.safe_load((run_dir / CONFIG_YAML).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError):
+        return
+    if not isinstance(saved, dict):
+        return
+    differ = [k for k in changed_keys(saved, checkpoint_config) if k.split(".")[0] not in RESUME_SAFE_KEYS]
+    if differ:
+        details = ", ".join(f"{k} (checkpoint {_lookup(checkpoint_config, k)!r}, config.yaml {_lookup(saved, k)!r})"
+                            for k in differ[:5])
+        raise ArtifactError(f"{run_dir / CHECKPOINT} does not belong to the run in {run_dir}: its config differs from "
+                            f"{CONFIG_YAML} in {details}. Put the run's own checkpoint back, or start a new run "
+                            "(--out NEW_DIR)")
 
 
 def _resume_config(old: dict, overrides: tuple[str, ...]) -> TrainConfig:
