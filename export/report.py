@@ -64,7 +64,13 @@ class ExportReport:
         return next(r for r in self.results if r.format == fmt and r.precision == precision)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as JSON data. Files are named relative to ``out_dir``, where the report itself lies,
+        so a folder written under a temporary name and moved (a zoo entry) still names its own files."""
         data = asdict(self)
+        for result in data["results"]:
+            if result["file"]:
+                result["file"] = _relative(result["file"], self.out_dir)
+        data["out_dir"] = "."
         data["passed"] = self.passed
         return data
 
@@ -80,3 +86,10 @@ def tool_versions() -> dict[str, str]:
         except md.PackageNotFoundError:
             versions[dist] = "not installed"
     return versions
+
+
+def _relative(file: str, out_dir: str) -> str:
+    try:
+        return Path(file).resolve().relative_to(Path(out_dir).resolve()).as_posix()
+    except ValueError:  # written outside the report's folder: keep the full path
+        return file

@@ -5,6 +5,7 @@ Each model is converted once per module (TFLite conversion takes ~15-30 s on thi
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,6 +84,8 @@ def test_report_records_versions_settings_and_latency(tiny):
     assert data["settings"]["precision"] == "fp32,fp16,int8"
     assert data["reference_latency"]["median_ms"] > 0
     assert data["images"]["labelled"] is True
+    files = [r["file"] for r in data["results"] if r["file"]]
+    assert files and all(not Path(f).is_absolute() and Path(report.out_dir, f).is_file() for f in files)
     engine = report.result("tensorrt", "fp16").engine
     assert engine["status"] in ("skipped", "built") and (engine["status"] == "built" or engine["reason"])
 

@@ -108,7 +108,7 @@ def _export_dir(path: Path) -> list[str]:
         if not result.get("file") or not result.get("sha256"):
             checks.append(f"{result.get('format')}/{result.get('precision')}: {result.get('status')}, no file")
             continue
-        file = path / Path(str(result["file"])).name  # the report may name the folder it was written in first
+        file = path / Path(str(result["file"])).name  # relative to the report (older reports: a full path)
         if not file.is_file():
             raise ArtifactError(f"{file} is listed in {path / 'export_report.json'} but missing; {fix}")
         if file.stat().st_size != result.get("size_bytes") or sha256_file(file) != result["sha256"]:
