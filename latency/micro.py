@@ -2,7 +2,9 @@
 
 Formats and how they are made (measured on a 2-core CPU; see docs/devices_and_latency.md):
 - ``onnx``: the TorchScript-based ``torch.onnx.export(..., dynamo=False)``, ~0.1 s per block (the
-  dynamo exporter takes seconds). Opset 17. BN stays a node; onnxruntime fuses it at load time.
+  dynamo exporter takes seconds). Opset 17. BN stays a node; onnxruntime fuses it at load time. After
+  onnxruntime's optimisation the graph is the one `ofa export` ships (dynamo, opset 20): the same nodes
+  with the same attributes (tests/test_exporter_equivalence.py).
 - ``tflite``: litert-torch with channels-last input/output (no transposes inside a block), ~2 s per
   conversion. A block is converted once per *shape class* (the same block at every resolution) and
   resized to each resolution on the device (``resize_tensor_input`` / ``--input_layer_shape``),
