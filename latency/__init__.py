@@ -2,22 +2,36 @@
 
 Python API (see :mod:`latency.api`): :func:`load_predictor`, :func:`predict_latency_ms`,
 :func:`build_lut`, :func:`validate_lut`, :func:`import_ofa_tables`.
+
+The names below load on first use, so the numpy-only predict side (``latency.predictors``,
+``latency.table``, ``latency.index``) imports without torch, which only the build side needs.
 """
 
-from latency.api import PREDICTORS, calibrate, load_predictor, predict_latency_ms
-from latency.blocks import enumerate_blocks, network_block_keys
-from latency.ofa_import import import_ofa_tables
-from latency.predictors import (
-    BlockSumPredictor,
-    CalibratedSumPredictor,
-    FittedE2EPredictor,
-    LatencyPrediction,
-    LatencyPredictor,
-)
-from latency.profile import build_lut
-from latency.table import LatencyTable
-from latency.validate import validate_lut
+from __future__ import annotations
 
-__all__ = ["PREDICTORS", "calibrate", "load_predictor", "predict_latency_ms", "enumerate_blocks", "network_block_keys",
-           "import_ofa_tables", "BlockSumPredictor", "CalibratedSumPredictor", "FittedE2EPredictor",
-           "LatencyPrediction", "LatencyPredictor", "build_lut", "LatencyTable", "validate_lut"]
+import importlib
+
+_EXPORTS = {
+    "latency.api": ("PREDICTORS", "calibrate", "load_predictor", "predict_latency_ms"),
+    "latency.blocks": ("enumerate_blocks", "network_block_keys"),
+    "latency.ofa_import": ("import_ofa_tables",),
+    "latency.predictors": ("BlockSumPredictor", "CalibratedSumPredictor", "FittedE2EPredictor", "LatencyPrediction",
+                           "LatencyPredictor"),
+    "latency.profile": ("build_lut",),
+    "latency.table": ("LatencyTable",),
+    "latency.validate": ("validate_lut",),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = list(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'latency' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MODULE_OF[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

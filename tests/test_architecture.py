@@ -87,3 +87,14 @@ def test_graph_sees_lazy_and_package_imports():
 
 def test_no_import_cycles():
     assert cycles(import_graph()) == []
+
+
+def test_the_predict_side_of_latency_imports_without_torch():
+    """Predicting from a table is numpy work: ``latency.predictors`` must not pull in torch (seconds)."""
+    import subprocess
+    import sys
+
+    code = "import sys, latency.predictors, latency.table, latency.index; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
