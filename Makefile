@@ -29,8 +29,12 @@ test: lint
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" -x -k "not tflite and not ssh"
 
+# The A/B benches against their references (official OFA package, PyTorch), ~15 min on 2 cores; JSON in
+# bench/results/. The long ones (latency tables, recipes, fuzzing, ...) are listed in bench/README.md.
 bench: $(STAMP)
-	@echo "benchmarks live in bench/; see bench/README.md"
+	$(PY) bench/search_speed.py --repeats 3
+	$(PY) bench/train_speed.py
+	$(PY) bench/export_figures.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
