@@ -29,7 +29,7 @@ test: lint
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" -x -k "not tflite and not ssh"
 
-# The A/B benches against their references (official OFA package, PyTorch), ~15 min on 2 cores; JSON in
+# The A/B benches against their references (official OFA package, PyTorch); JSON in
 # bench/results/. The long ones (latency tables, recipes, fuzzing, ...) are listed in bench/README.md.
 bench: $(STAMP)
 	$(PY) bench/search_speed.py --repeats 3
