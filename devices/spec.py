@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ofa.errors import ConfigError
+from ofa.validation import validate_model
 
 Precision = Literal["fp32", "fp16", "int8"]
 #: statistics of plain timed runs a latency budget may be declared in (median by default)
@@ -72,11 +73,7 @@ class DeviceSpec(BaseModel):
     def from_dict(cls, data: Any, source: str = "device declaration") -> "DeviceSpec":
         if not isinstance(data, dict):
             raise ConfigError(f"{source}: a device must be a mapping with keys name/transport/runner, got {type(data).__name__}")
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors())
-            raise ConfigError(f"{source}: invalid device: {problems}") from None
+        return validate_model(cls, data, f"{source}: invalid device")
 
     def summary(self) -> dict[str, Any]:
         where = self.transport.host or self.transport.serial or ""

@@ -178,16 +178,10 @@ class SearchSpace(BaseModel):
         """Validate a space definition, raising :class:`ConfigError` with every problem listed.
 
         ``source`` (a file name) prefixes the message."""
-        from pydantic import ValidationError
+        from ofa.validation import validate_model
 
         where = f"{source}: " if source else ""
         if not isinstance(data, dict):
             raise ConfigError(f"{where}a search space definition must be a mapping (id, stem, stages, ks_choices, "
                               f"...), got {type(data).__name__}; see `ofa space show ID --json` for an example")
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()
-            )
-            raise ConfigError(f"{where}invalid search space definition: {problems}") from None
+        return validate_model(cls, data, f"{where}invalid search space definition")

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ofa.errors import ConfigError
 from ofa.io import yaml_error_reason
+from ofa.validation import validate_model
 
 Choice = Union[list[int], Literal["all", "max", "min"]]
 PRESETS_DIR = Path(__file__).parent / "presets"
@@ -158,11 +159,7 @@ def resolve(raw: dict) -> TrainConfig:
 
 
 def validate_dict(raw: dict) -> TrainConfig:
-    try:
-        return TrainConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{_loc(err['loc'], raw)}: {err['msg']}" for err in exc.errors())
-        raise ConfigError(f"invalid training config: {problems}") from None
+    return validate_model(TrainConfig, raw, "invalid training config", lambda loc: _loc(loc, raw))
 
 
 def _loc(loc: tuple, raw: dict) -> str:

@@ -11,10 +11,10 @@ import math
 from pathlib import Path
 from typing import Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from devices.spec import LatencyStat
-from ofa.errors import ConfigError
+from ofa.validation import validate_model
 
 
 class _Strict(BaseModel):
@@ -119,8 +119,4 @@ def load_zoo_config(path: "str | Path | None" = None, overrides: dict | None = N
 
         raw = read_yaml_file(path, "zoo config", fix="see docs/zoo.md for the keys")
     raw.update(overrides or {})
-    try:
-        return ZooConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"invalid zoo config: {problems}") from None
+    return validate_model(ZooConfig, raw, "invalid zoo config")
