@@ -132,8 +132,9 @@ def fit_model(data: Measurements, space, families: Sequence[str] = FAMILIES[:3],
     try:
         result = choose_family(data, index, families, seed, reference)
     except KeyError as exc:
-        raise ArtifactError(f"the reference table lacks block {exc.args[0]} (resolutions measured: "
-                            f"{data.resolutions}); build it at those resolutions") from None
+        raise ArtifactError(f"the reference table lacks block {exc.args[0]} of the networks measured (resolutions "
+                            f"{list(index.resolutions)}, a {index.num_classes}-class head); build it at those "
+                            f"resolutions, or pass the measured networks' --num-classes") from None
     best = result["families"][result["chosen"]]
     spread = uncertainty(best["cv_pred"], data.latency_ms)
     manifest = {"tool_version": tool_version(), "created": now(), "statistic": data.statistic,

@@ -10,7 +10,8 @@ search explores. Uniform sampling instead crowds the middle (the sum of many ran
 Each chunk of networks is timed with the device's runner (warm-up, repeats, passes: the same
 path as ``ofa lut validate``), and its rows are written at once (the whole file rewritten
 atomically), so a killed run keeps every finished network and a re-run with the same arguments
-measures only the missing ones.
+measures only the missing ones. Up to n = 200 the sample of a smaller ``--n`` is the start of a larger
+one's: measuring 20, fitting, then asking for 50 adds 30 networks.
 """
 
 from __future__ import annotations
@@ -38,14 +39,15 @@ from ofa.spaces import SearchSpace
 from ofa.subnet import SubnetConfig
 
 log = logging.getLogger(__name__)
-POOL_FACTOR = 30  # uniform draws per wanted network
+POOL_FACTOR = 30  # uniform draws per wanted network, and at least POOL_MIN: the pool (and so the order of
+POOL_MIN = 6000  # the picks) does not depend on n up to 200, so a re-run with a larger --n extends the sample
 BINS = 3  # equal-width thirds of depth and of MACs
 
 
-def network_macs(space: SearchSpace, resolutions: Sequence[int], configs: list[SubnetConfig], num_classes: int = 1000):
-    """Dense + depthwise MACs (millions) of each config, from the per-block analytic features."""
+def network_macs(space: SearchSpace, resolutions: Sequence[int], ks, es, ds, rs, num_classes: int = 1000) -> np.ndarray:
+    """Dense + depthwise MACs (millions) of configs given as value arrays, from the per-block analytic features."""
     index = BlockIndex(space, resolutions, num_classes)
-    sums = index.sum(index.gather(feature_map(index), len(FEATURES)), index.encode(configs))
+    sums = index.sum(index.gather(feature_map(index), len(FEATURES)), index.encode_arrays(ks, es, ds, rs))
     return sums[:, FEATURES.index("dense_mmacs")] + sums[:, FEATURES.index("dw_mmacs")]
 
 
@@ -54,27 +56,42 @@ def stratified_sample(space: SearchSpace, resolutions: Sequence[int], n: int, se
     """``n`` distinct configs spread over resolution x depth x MACs cells (see the module docstring)."""
     if n < 1:
         raise ConfigError(f"--n must be at least 1, got {n}")
-    resolutions = sorted(resolutions)
-    rng = random.Random(seed)
-    extremes = [SubnetConfig.smallest(space, resolutions[0]), SubnetConfig.largest(space, resolutions[-1])]
-    draws = (SubnetConfig.sample(space, rng, r=tuple(resolutions)).canonical(space) for _ in range(POOL_FACTOR * n))
-    pool = list(dict.fromkeys([c.canonical(space) for c in extremes] + list(draws)))
-    macs = network_macs(space, resolutions, pool, num_classes)
-    depth = np.array([sum(c.d) for c in pool])
-    r_of = np.array([c.r for c in pool])
+    ks, es, ds, rs = _uniform_pool(space, sorted(resolutions), max(POOL_MIN, POOL_FACTOR * n), seed)
+    macs = network_macs(space, sorted(resolutions), ks, es, ds, rs, num_classes)
+    depth = ds.sum(axis=1)
+    depth_bin = _thirds(depth, depth)
+    macs_bin = np.zeros(len(rs), int)
+    for r in np.unique(rs):
+        macs_bin[rs == r] = _thirds(macs[rs == r], macs[rs == r])
     cells: dict[tuple, list[int]] = {}
-    for i in range(2, len(pool)):
-        cell = (int(r_of[i]), _tercile(depth[i], depth), _tercile(macs[i], macs[r_of == r_of[i]]))
-        cells.setdefault(cell, []).append(i)
-    return [pool[i] for i in ([0, 1] + _balanced_picks(cells, n - 2, rng))[:n]]
+    for i in range(2, len(rs)):  # 0 and 1 are the extremes, picked first
+        cells.setdefault((int(rs[i]), int(depth_bin[i]), int(macs_bin[i])), []).append(i)
+    picks = ([0, 1] + _balanced_picks(cells, n - 2, random.Random(seed)))[:n]
+    return [SubnetConfig(space.id, tuple(map(int, ks[i])), tuple(map(int, es[i])), tuple(map(int, ds[i])), int(rs[i]))
+            for i in picks]
 
 
-def _tercile(value: float, values: np.ndarray) -> int:
-    """Which third of the *range* of ``values`` holds ``value``: equal widths, not equal counts, so the rare
+def _uniform_pool(space: SearchSpace, resolutions: list[int], size: int, seed: int):
+    """Distinct canonical configs as value arrays (ks, es, ds, rs): the two extremes, then ``size`` uniform draws."""
+    rng = np.random.default_rng(seed)
+    slots, stages = space.n_block_slots, space.n_stages
+    extremes = [SubnetConfig.smallest(space, resolutions[0]), SubnetConfig.largest(space, resolutions[-1])]
+    ks = np.vstack([[c.ks for c in extremes], rng.choice(space.ks_choices, (size, slots))])
+    es = np.vstack([[c.e for c in extremes], rng.choice(space.e_choices, (size, slots))])
+    ds = np.vstack([[c.d for c in extremes], rng.choice(space.d_choices, (size, stages))])
+    rs = np.concatenate([[c.r for c in extremes], rng.choice(resolutions, size)])
+    active = (np.arange(slots) % space.max_depth)[None, :] < np.repeat(ds, space.max_depth, axis=1)
+    ks, es = np.where(active, ks, min(space.ks_choices)), np.where(active, es, min(space.e_choices))
+    _, first = np.unique(np.column_stack([rs, ds, ks, es]), axis=0, return_index=True)
+    keep = np.sort(first)  # first occurrences, in draw order: the extremes stay at 0 and 1
+    return ks[keep], es[keep], ds[keep], rs[keep]
+
+
+def _thirds(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Which third of the *range* of ``reference`` holds each value: equal widths, not equal counts, so the rare
     shallow/deep and light/heavy networks get as many picks as the crowded middle (they anchor a linear fit)."""
-    low, high = float(values.min()), float(values.max())
-    edges = np.linspace(low, high, BINS + 1)[1:-1]
-    return int(np.searchsorted(edges, value, side="right"))
+    edges = np.linspace(float(reference.min()), float(reference.max()), BINS + 1)[1:-1]
+    return np.searchsorted(edges, values, side="right")
 
 
 def _balanced_picks(cells: dict[tuple, list[int]], n: int, rng: random.Random) -> list[int]:

@@ -190,6 +190,7 @@ def test_stratified_sample_covers_every_resolution_depth_and_size_and_starts_wit
     res = [160, 176, 192, 208, 224]
     picks = stratified_sample(space, res, 20, seed=5)
     assert picks == stratified_sample(space, res, 20, seed=5) and len(set(picks)) == 20
+    assert stratified_sample(space, res, 50, seed=5)[:20] == picks  # a larger --n extends the same sample
     assert picks[0] == SubnetConfig.smallest(space, 160) and picks[1] == SubnetConfig.largest(space, 224)
     counts = np.bincount([res.index(c.r) for c in picks])
     assert counts.min() >= 3  # 20 networks over 5 resolutions: no resolution left with fewer than 3
@@ -225,3 +226,27 @@ def test_a_zoo_device_uses_a_fitted_predictor_instead_of_building_a_table(tmp_pa
     assert value == pytest.approx(FittedLatencyPredictor.load(tmp_path / "p").minimum_ms())
     with pytest.raises(ConfigError, match="predicts the median"):
         latency_stage(target, SimpleNamespace(space=space, num_classes=10), tmp_path / "lut", said.append, "p90")
+
+
+def test_a_reference_table_is_a_feature_and_wins_when_the_target_follows_it(tmp_path):
+    from latency.predictors import BlockSumPredictor
+    from latency.table import LatencyTable
+    from test_bad_input_support import write_lut
+
+    space = get_space(TINY)
+    write_lut(tmp_path / "lut", TINY, resolutions=(16, 24, 32))
+    table = LatencyTable.load(tmp_path / "lut")
+    configs = stratified_sample(space, [16, 24, 32], 40, 0, 10)
+    sums = BlockSumPredictor.from_table(table).predict(configs).mean_ms
+    y = (1.7 * sums + 0.3) * np.exp(np.random.default_rng(0).normal(0, 0.01, len(configs)))
+    data = Measurements(configs, y, "median", ["synthetic"] * len(y), [], 10)
+    families = ["analytic", "onehot", "rich", "reference"]
+    _, report = fit_model(data, space, families, reference=table.values())
+    assert report["chosen"] == "reference" and report["families"]["reference"]["within_5pct"] > 0.9
+    with pytest.raises(ConfigError, match="needs --reference-lut"):
+        fit_model(data, space, families)
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps({"config": c.to_dict(), "latency_ms": v}) + "\n"
+                                              for c, v in zip(configs, y)))
+    result = _cli("latency", "fit", tmp_path / "m.jsonl", "--space", TINY, "--out", tmp_path / "p",
+                  "--reference-lut", tmp_path / "lut", "--num-classes", 10, "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["chosen"] == "reference"
