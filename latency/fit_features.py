@@ -66,8 +66,7 @@ def _resolution_columns(index: BlockIndex) -> list[str]:
 
 def _r_sq(index: BlockIndex, ri: int) -> float:
     """(r / r_max)^2 split over the fixed blocks of resolution index ``ri`` (their features sum to it)."""
-    r = index.resolutions[ri]
-    return (r / max(index.resolutions)) ** 2 / len(fixed_blocks(index.space, r, index.num_classes))
+    return (index.resolutions[ri] / max(index.resolutions)) ** 2 / index.n_fixed
 
 
 def _onehot(index: BlockIndex):
