@@ -128,13 +128,14 @@ def device_mode(args) -> dict:
     return {"diagnostic_min_ms": {"what": "the same fits and splits with each network's fastest sample (min_ms) as the "
                                           "target instead of the declared median: how much of the error is the "
                                           "machine's load", "curve": diagnostic,
-                                  "repeatability": repeatability(main, again, "min_ms") if args.repeat else None},
+                                  "repeatability": repeatability(main, again, "min_ms") if again.is_file() else None},
             "device": args.device, "space": SPACE, "resolutions": res, "statistic": data.statistic,
             "measured": len(data), "measure_seconds": round(t_measure, 1), "repeat_seconds": round(t_repeat, 1),
             "measure_seconds_note": "0 with --evaluate-only (measured by an earlier run)",
             "latency_ms": {"min": float(data.latency_ms.min()), "max": float(data.latency_ms.max())},
             "curve": curve, "n_for_95pct_within_10": first_n_reaching(curve, 0.95),
-            "n_for_99pct_within_10": first_n_reaching(curve, 0.99), "repeatability": repeatability(main, again) if args.repeat else None,
+            "n_for_99pct_within_10": first_n_reaching(curve, 0.99),
+            "repeatability": repeatability(main, again) if again.is_file() else None,
             "measurements_file": str(main.relative_to(ROOT.parent))}
 
 
@@ -189,6 +190,8 @@ def main() -> None:
                "note": "the 2 cores were shared with other jobs (tests, other engineers' benches) during the run",
                "seconds": round(time.time() - t0, 1)}
     name = "latency_fit_synthetic.json" if args.synthetic else f"latency_fit_{args.device}.json"
+    if args.evaluate_only:  # keeps the measuring run's file (with its timings) beside this one
+        name = name.replace(".json", "_evaluated.json")
     (ROOT / "results" / name).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
