@@ -1,6 +1,9 @@
-"""``ofa device list | show | check``."""
+"""``ofa device list | show | check | measure``."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -43,6 +46,33 @@ def check_cmd(name: str = typer.Argument(..., help="Device name or YAML file."),
     out.print(f"[green]ok[/green] {report['device']}: {report['model']} "
               f"{report['latency_ms']:.3f} ± {report['std_ms']:.3f} ms (n={report['count']}, check took {report['check_seconds']} s)")
     print_table("fingerprint", [{"field": k, "value": v} for k, v in report["fingerprint"].items()])
+
+
+@device_app.command("measure")
+@handle_errors
+def measure_cmd(name: str = typer.Argument(..., help="Device name or YAML file."),
+                space: str = typer.Option(..., "--space", help="Search space id or file."),
+                n: int = typer.Option(20, "--n", min=1, help="Sub-networks to time (stratified over resolution x depth x "
+                                      "MACs; the smallest and largest first)."),
+                out_file: Path = typer.Option(..., "--out", help="Measurement CSV (re-run to resume)."),
+                resolutions: Optional[str] = typer.Option(None, help="Comma-separated resolutions (default: all)."),
+                stat: Optional[str] = typer.Option(None, help="Statistic to record as latency_ms: median, mean, p90... "
+                                                   "(default: the device's latency_stat)."),
+                num_classes: int = typer.Option(1000, min=1, help="Classifier outputs of the timed networks."),
+                seed: int = typer.Option(0, help="Sampling seed.")) -> None:
+    """Time N sampled sub-networks end to end on a device, for `ofa latency fit` (resumable)."""
+    from latency.cli import _Bar, _resolutions
+    from latency.measure import measure_to_file
+    from ofa.cli.common import progress
+    from ofa.spaces import get_space
+
+    space_obj = get_space(space)
+    with progress() as bar:
+        rows = measure_to_file(name, space_obj, n, out_file, _resolutions(resolutions, space), seed, num_classes, stat,
+                               _Bar(bar, "end-to-end networks"))
+    latency = [float(r["latency_ms"]) for r in rows]
+    out.print(f"{len(rows)} networks in {out_file} ({rows[0]['statistic']} {min(latency):.3g}-{max(latency):.3g} ms); "
+              f"next: ofa latency fit {out_file} --space {space} --out DIR")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,7 +1,8 @@
 """Latency lookup tables: block enumeration, micro-model profiling, storage, predictors, validation.
 
 Python API (see :mod:`latency.api`): :func:`load_predictor`, :func:`predict_latency_ms`,
-:func:`build_lut`, :func:`validate_lut`, :func:`import_ofa_tables`.
+:func:`build_lut`, :func:`validate_lut`, :func:`import_ofa_tables`; without a table (:mod:`latency.fit`):
+:func:`measure_to_file`, :func:`read_measurements`, :func:`fit_predictor`, :class:`FittedLatencyPredictor`.
 
 The names below load on first use, so the numpy-only predict side (``latency.predictors``,
 ``latency.table``, ``latency.index``) imports without torch, which only the build side needs.
@@ -14,6 +15,10 @@ import importlib
 _EXPORTS = {
     "latency.api": ("PREDICTORS", "calibrate", "load_predictor", "predict_latency_ms"),
     "latency.blocks": ("enumerate_blocks", "network_block_keys"),
+    "latency.fit": ("fit_predictor", "score_predictor"),
+    "latency.fitted": ("FittedLatencyPredictor",),
+    "latency.measure": ("measure_to_file",),
+    "latency.measurements": ("read_measurements",),
     "latency.ofa_import": ("import_ofa_tables",),
     "latency.predictors": ("BlockSumPredictor", "CalibratedSumPredictor", "FittedE2EPredictor", "LatencyPrediction",
                            "LatencyPredictor"),

@@ -19,6 +19,7 @@ from devices.session import DeviceSession
 from devices.stats import budget_column
 from latency.anchor import table_anchor
 from latency.e2e import configs_of, load_e2e, measure_subnets, spread_sample
+from latency.fitted import FittedLatencyPredictor, is_fitted_predictor
 from latency.lock import lut_lock
 from latency.predictors import (
     BlockSumPredictor,
@@ -32,12 +33,13 @@ from ofa.errors import ArtifactError, ConfigError
 from ofa.spaces import get_space
 from ofa.subnet import SubnetConfig
 
-PREDICTORS = ("auto", "block_sum", "calibrated_sum", "fitted_e2e")
+PREDICTORS = ("auto", "block_sum", "calibrated_sum", "fitted_e2e", "fitted")
 
 
 def load_predictor(lut: "str | Path | LatencyTable", kind: str = "auto", stat: Optional[str] = None,
                    target: Optional[str] = None) -> LatencyPredictor:
-    """A predictor for the table in ``lut``. ``auto`` = calibrated sum when the table has end-to-end
+    """A predictor for the table in ``lut`` (or the fitted predictor there, see :mod:`latency.fitted`).
+    ``auto`` = calibrated sum when the table has end-to-end
     measurements (``ofa lut build --calibrate N``, ``ofa lut validate``), else the plain block sum.
     The fitted predictors use every end-to-end measurement of the table, calibration and validation
     networks alike: more networks, measured at more moments, average out the device's drift (see
@@ -48,6 +50,10 @@ def load_predictor(lut: "str | Path | LatencyTable", kind: str = "auto", stat: O
     so a drift-compensated block sum maps onto what the user will see."""
     if kind not in PREDICTORS:
         raise ConfigError(f"unknown predictor {kind!r}; valid: {list(PREDICTORS)}")
+    if not isinstance(lut, LatencyTable) and is_fitted_predictor(lut):
+        return _fitted(lut, kind, target)
+    if kind == "fitted":
+        raise ConfigError(f"{lut} is a latency table; predictor 'fitted' needs a directory from `ofa latency fit`")
     table = lut if isinstance(lut, LatencyTable) else LatencyTable.load(lut)
     space = get_space(table.space_id)
     rows = load_e2e(table.directory).drop_duplicates("config", keep="last")
@@ -62,6 +68,19 @@ def load_predictor(lut: "str | Path | LatencyTable", kind: str = "auto", stat: O
         raise ArtifactError(f"{table.directory} has no end-to-end measurements; run `ofa lut build ... --calibrate 20` "
                             f"again (it keeps the table and measures the calibration networks) or `ofa lut validate`")
     return CalibratedSumPredictor.fit(block_sum, configs_of(rows, space), e2e_values(table, rows, column))
+
+
+def _fitted(path: "str | Path", kind: str, target: Optional[str]) -> FittedLatencyPredictor:
+    """The predictor ``ofa latency fit`` wrote in ``path``; it predicts one statistic, the one it was fitted to."""
+    if kind not in ("auto", "fitted"):
+        raise ConfigError(f"{path} is a fitted latency predictor (from `ofa latency fit`); predictor {kind!r} needs a "
+                          f"latency table; use 'auto' or 'fitted'")
+    model = FittedLatencyPredictor.load(path)
+    fitted_to = model.manifest["statistic"]
+    if target and target != fitted_to:
+        raise ConfigError(f"{path} predicts the {fitted_to} latency, but the {target} was asked for; fit it on "
+                          f"measurements of the {target} (`ofa device measure --stat {target}`)")
+    return model
 
 
 def e2e_values(table: LatencyTable, rows, stat: Optional[str] = None) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""``ofa lut build | show | validate | predict | import-ofa``."""
+"""``ofa lut build | show | validate | predict | import-ofa`` and ``ofa latency fit | predict | score | show``."""
 
 from __future__ import annotations
 
@@ -130,10 +130,11 @@ def validate_cmd(lut_dir: Path = typer.Argument(..., help="Table directory."),
 
 @lut_app.command("predict")
 @handle_errors
-def predict_cmd(lut_dir: Path = typer.Argument(..., help="Table directory."),
+def predict_cmd(lut_dir: Path = typer.Argument(..., help="Table directory (or fitted predictor directory)."),
                 subnet: Path = typer.Option(..., "--subnet", help="Sub-network config JSON."),
-                predictor: str = typer.Option("auto", help="auto | block_sum | calibrated_sum | fitted_e2e.")) -> None:
-    """Predict one sub-network's latency from a table."""
+                predictor: str = typer.Option("auto", help="auto | block_sum | calibrated_sum | fitted_e2e "
+                                              "(a directory from `ofa latency fit`: auto | fitted).")) -> None:
+    """Predict one sub-network's latency from a table (or a fitted predictor)."""
     from latency.api import load_predictor
     from ofa.subnet import SubnetConfig
 
@@ -155,5 +156,108 @@ def import_cmd(src: Path = typer.Argument(..., help="Directory of OFA <res>_look
     out.print(f"imported {len(table.frame)} blocks at {table.resolutions} -> {out_dir}")
 
 
+latency_app = typer.Typer(help="Latency predictors fitted from end-to-end measurements (no table needed).",
+                          no_args_is_help=True)
+
+
+@latency_app.command("fit")
+@handle_errors
+def fit_cmd(measurements: list[Path] = typer.Argument(..., help="CSV/JSONL measurement files (`ofa device measure`, "
+                                                      "a device farm, trtexec/benchmark_model logs listed in a CSV)."),
+            space: str = typer.Option(..., "--space", help="Search space id or file the networks belong to."),
+            out_dir: Path = typer.Option(..., "--out", help="Predictor directory to write."),
+            families: str = typer.Option("analytic,onehot,rich", help="Candidate model families, chosen among by "
+                                         "cross-validation: analytic, onehot, rich, reference."),
+            reference_lut: Optional[Path] = typer.Option(None, help="A profiled device's table of the same space: "
+                                                         "adds family 'reference' (its block sums as a feature)."),
+            num_classes: Optional[int] = typer.Option(None, min=1, help="Classifier outputs of the measured networks "
+                                                      "(default: the files' num_classes, else 1000)."),
+            device: Optional[str] = typer.Option(None, help="Device name to record (default: the files')."),
+            seed: int = typer.Option(0, help="Seed of the cross-validation folds."),
+            as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
+    """Fit a latency predictor from measured sub-networks; the family is chosen by cross-validation."""
+    from latency.fit import fit_predictor
+    from latency.measurements import read_measurements
+    from ofa.spaces import get_space
+
+    space_obj = get_space(space)
+    data = read_measurements(measurements, space_obj)
+    names = [f.strip() for f in families.split(",") if f.strip()]
+    reference = _reference_values(reference_lut, space_obj.id, names)
+    model, report = fit_predictor(data, space_obj, out_dir, names, seed, num_classes, device, reference)
+    if as_json:
+        print_json(report)
+        return
+    rows = [{"family": name + (" (chosen)" if name == report["chosen"] else ""), **m}
+            for name, m in report["families"].items()]
+    print_table(f"cross-validated on {report['n']} networks ({report['statistic']})", rows,
+                ["family", "within_5pct", "within_10pct", "rmse_pct", "spearman", "kendall", "valid"])
+    out.print(f"wrote {out_dir}: family {report['chosen']}, resolutions {report['resolutions']}, "
+              f"spread +-{100 * model.rel_std:.1f} % (68th percentile of the out-of-fold errors)")
+
+
+def _reference_values(path: Optional[Path], space_id: str, families: list[str]):
+    from ofa.errors import ConfigError
+
+    if path is None:
+        return None
+    from latency.table import LatencyTable
+
+    table = LatencyTable.load(path)
+    if table.space_id != space_id:
+        raise ConfigError(f"--reference-lut {path} is for space {table.space_id}, the measurements for {space_id}")
+    if "reference" not in families:
+        families.append("reference")
+    return {ident: value for ident, value in table.values().items()}
+
+
+@latency_app.command("predict")
+@handle_errors
+def latency_predict_cmd(predictor_dir: Path = typer.Argument(..., help="Directory from `ofa latency fit`."),
+                        subnet: Path = typer.Option(..., "--subnet", help="Sub-network config JSON.")) -> None:
+    """Predict one sub-network's latency (with its spread) from a fitted predictor."""
+    from latency.api import load_predictor
+    from ofa.subnet import SubnetConfig
+
+    model = load_predictor(predictor_dir, "fitted")
+    mean, std = model.predict(SubnetConfig.load(subnet, model.space))[0]
+    print_json({"predictor": model.name, "statistic": model.manifest["statistic"], "latency_ms": mean, "std_ms": std})
+
+
+@latency_app.command("score")
+@handle_errors
+def score_cmd(predictor_dir: Path = typer.Argument(..., help="A fitted predictor or a latency table directory."),
+              measurements: list[Path] = typer.Argument(..., help="Held-out CSV/JSONL measurement files."),
+              out_file: Optional[Path] = typer.Option(None, "--out", help="Also write the report as JSON here."),
+              as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
+    """Score a predictor on held-out measurements: share within +-5/10 %, RMSE, Spearman, Kendall."""
+    from latency.api import load_predictor
+    from latency.fit import score_predictor
+    from latency.measurements import read_measurements
+    from ofa.io import atomic_write_json
+
+    model = load_predictor(predictor_dir)
+    report = score_predictor(model, read_measurements(measurements, model.space)) | {
+        "predictor_dir": str(predictor_dir), "measurements": [str(m) for m in measurements]}
+    if out_file:
+        atomic_write_json(out_file, report)
+    if as_json:
+        print_json(report)
+    else:
+        _print_metrics({model.name: report})
+
+
+@latency_app.command("show")
+@handle_errors
+def latency_show_cmd(predictor_dir: Path = typer.Argument(..., help="Directory from `ofa latency fit`.")) -> None:
+    """Print a fitted predictor's manifest: space, statistic, family, cross-validated scores, spread."""
+    from latency.fitted import FittedLatencyPredictor
+
+    model = FittedLatencyPredictor.load(predictor_dir)
+    keys = ("space", "resolutions", "statistic", "family", "n_measurements", "device", "cv", "uncertainty", "created")
+    print_json({k: model.manifest.get(k) for k in keys})
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(lut_app, name="lut")
+    app.add_typer(latency_app, name="latency")

@@ -157,6 +157,31 @@ class SubnetConfig:
             groups.append("".join(f"{self.ks[i]}" for i in slots) + "." + "".join(f"{self.e[i]}" for i in slots))
         return f"r{self.r}|" + "|".join(groups)
 
+    @classmethod
+    def from_arch_string(cls, text: str, space: "SearchSpace | str") -> "SubnetConfig":
+        """The config of an :meth:`arch_string` (``r160|35.46|...``); unused slots get the smallest choices.
+
+        Every token is checked: a missing or extra stage, a kernel/expand digit outside the space, or
+        kernels and expands of different lengths is a :class:`ConfigError` naming the valid form.
+        """
+        space = _resolve_space(space)
+        form = (f"expected 'r<resolution>|' then {space.n_stages} groups '<kernels>.<expands>', one digit per "
+                f"active block (e.g. {cls.smallest(space).arch_string(space)!r})")
+        parts = str(text).strip().split("|")
+        if len(parts) != space.n_stages + 1 or not parts[0].startswith("r") or not parts[0][1:].isdigit():
+            raise ConfigError(f"arch string {text!r} does not fit space {space.id}: {form}")
+        ks, es = [min(space.ks_choices)] * space.n_block_slots, [min(space.e_choices)] * space.n_block_slots
+        depths = []
+        for s, group in enumerate(parts[1:]):
+            k_text, dot, e_text = group.partition(".")
+            if not dot or len(k_text) != len(e_text) or not (k_text + e_text).isdigit():
+                raise ConfigError(f"arch string {text!r}: stage {s + 1} group {group!r} is malformed; {form}")
+            depths.append(len(k_text))
+            for i, (k, e) in enumerate(zip(k_text, e_text)):
+                if i < space.max_depth:
+                    ks[s * space.max_depth + i], es[s * space.max_depth + i] = int(k), int(e)
+        return cls.from_dict({"space": space.id, "ks": ks, "e": es, "d": depths, "r": int(parts[0][1:])}, space)
+
 
 # ----- helpers ------------------------------------------------------------------------------
 def _resolve_space(space) -> SearchSpace:

@@ -189,6 +189,46 @@ def _official_parse(d: Path):
     return infer_space(read_checkpoint(d / "ofa.pth"))
 
 
+def _measurements_setup(d: Path) -> None:
+    from ofa.spaces import get_space
+    from ofa.subnet import SubnetConfig
+
+    space = get_space(TINY)
+    rows = [SubnetConfig.sample(space, i) for i in range(12)]
+    quoted = ['"' + c.to_json().replace('"', '""') + '"' for c in rows[:6]]
+    lines = [f"{q},,{1 + i / 10},median" for i, q in enumerate(quoted)]
+    lines += [f",{c.arch_string(space)},{2 + i / 10},median" for i, c in enumerate(rows[6:])]
+    (d / "m.csv").write_text("config,arch,latency_ms,statistic\n" + "\n".join(lines) + "\n")
+    (d / "m.jsonl").write_text("".join(json.dumps({"subnet": c.to_dict(), "latency_ms": 1 + i / 10}) + "\n"
+                                       for i, c in enumerate(rows)))
+
+
+def _measurements_parse(name: str):
+    def parse(d: Path):
+        from latency.measurements import read_measurements
+        from ofa.spaces import get_space
+
+        return len(read_measurements(d / name, get_space(TINY)))
+
+    return parse
+
+
+def _fitted_setup(d: Path) -> None:
+    from latency.fit import fit_predictor
+    from latency.measurements import read_measurements
+    from ofa.spaces import get_space
+
+    _measurements_setup(d)
+    fit_predictor(read_measurements(d / "m.jsonl", get_space(TINY)), get_space(TINY), d / "p", seed=0)
+
+
+def _fitted_parse(d: Path):
+    from latency.fitted import FittedLatencyPredictor
+    from ofa.subnet import SubnetConfig
+
+    return FittedLatencyPredictor.load(d / "p").predict([SubnetConfig.smallest(TINY)]).mean_ms
+
+
 TARGETS = {t.name: t for t in [
     Target("subnet_json", "cfg.json", _subnet_setup, _subnet_parse),
     Target("space_yaml", "space.yaml", _space_setup, _space_parse),
@@ -209,6 +249,9 @@ TARGETS = {t.name: t for t in [
     Target("supernet_weights_resealed", "weights.safetensors", write_supernet, _resealed_parse),
     Target("train_checkpoint", "checkpoint.pt", _checkpoint_setup, _checkpoint_parse),
     Target("official_checkpoint", "ofa.pth", _official_setup, _official_parse),
+    Target("measurements_csv", "m.csv", _measurements_setup, _measurements_parse("m.csv")),
+    Target("measurements_jsonl", "m.jsonl", _measurements_setup, _measurements_parse("m.jsonl")),
+    Target("latency_predictor_manifest", "p/manifest.json", _fitted_setup, _fitted_parse),
 ]}
 
 #: targets whose file is a safetensors file: also fuzzed with valid files of swapped tensors

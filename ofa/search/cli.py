@@ -56,7 +56,8 @@ def acc_build(
 def search_cmd(
     supernet: Path = typer.Option(..., help="Supernet directory (space and classes)."),
     acc_predictor: Path = typer.Option(..., help="Directory from `ofa acc build`."),
-    device: List[str] = typer.Option([], help="Latency table directory of a device, from `ofa lut build` (repeatable)."),
+    device: List[str] = typer.Option([], help="A device's latency table (`ofa lut build`) or fitted predictor "
+                                     "(`ofa latency fit`) directory (repeatable)."),
     latency_ms: List[float] = typer.Option([], help="Latency budget(s) in ms, applied to every --device (repeatable)."),
     flops_m: Optional[float] = typer.Option(None, help="Cap on MFLOPs (MACs)."),
     params_m: Optional[float] = typer.Option(None, help="Cap on parameters (millions)."),
@@ -96,7 +97,8 @@ def search_cmd(
     if bad:
         raise ConfigError(f"--latency-ms must be positive, finite milliseconds; got {bad}")
     if latency_ms and not costs:
-        raise ConfigError("--latency-ms needs at least one --device (a latency table directory from `ofa lut build`)")
+        raise ConfigError("--latency-ms needs at least one --device (a latency table directory from `ofa lut build`, or "
+                          "a predictor directory from `ofa latency fit`)")
     if pareto_front:
         if not costs:
             raise ConfigError("--pareto needs at least one --device")

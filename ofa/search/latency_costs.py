@@ -1,4 +1,5 @@
-"""Latency models of devices as vectorised search costs, built from latency lookup tables.
+"""Latency models of devices as vectorised search costs, built from latency lookup tables (or predictors
+fitted from end-to-end measurements, ``ofa latency fit``: per-block tables too).
 
 A LUT's predictor (block sum, or calibrated sum when the table has calibration measurements) is
 probed once into an :class:`~ofa.search.cost_table.AdditiveCost` table: exact minima for
@@ -28,7 +29,8 @@ def _lut_dir(spec: str) -> Path:
     path = Path(spec)
     if path.is_dir():
         return path
-    make = "made by `ofa lut build --device NAME --space SPACE --out DIR` or `ofa lut import-ofa`"
+    make = ("made by `ofa lut build --device NAME --space SPACE --out DIR` or `ofa lut import-ofa`, or a fitted "
+            "predictor directory from `ofa latency fit`")
     if _is_catalog_device(spec):
         raise ConfigError(f"--device {spec!r} is a device name, but the search needs that device's latency table: "
                           f"build it with `ofa lut build --device {spec} --space SPACE --out luts/{spec}` and pass "
@@ -77,11 +79,17 @@ def predictor_cost(predictor, space: SearchSpace, name: str) -> Cost:
 
 
 def load_latency_cost(spec: str, space: SearchSpace, kind: str = "auto", stat: "str | None" = None) -> tuple[str, Cost]:
-    """(device name, latency cost in ms) from a LUT directory (its predictor: ``kind``), predicting the declared
+    """(device name, latency cost in ms) from a LUT or fitted-predictor directory (its predictor: ``kind``), predicting the declared
     budget statistic ``stat`` (default: the table's, i.e. the device's; see :func:`latency.load_predictor`)."""
     from latency import load_predictor
+    from latency.fitted import is_fitted_predictor
     from latency.table import LatencyTable
 
-    table = LatencyTable.load(_lut_dir(spec))
+    path = _lut_dir(spec)
+    if is_fitted_predictor(path):  # from `ofa latency fit`: end-to-end measurements, no table
+        model = load_predictor(path, kind, target=stat)
+        name = str(model.manifest.get("device") or path.name)
+        return name, predictor_cost(model, space, name)
+    table = LatencyTable.load(path)
     name = str(table.manifest.get("device", {}).get("device") or Path(spec).name)
     return name, predictor_cost(load_predictor(table, kind, target=stat), space, name)

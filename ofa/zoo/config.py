@@ -50,6 +50,8 @@ class DeviceTarget(_Strict):
     formats: list[str] = Field(default_factory=lambda: ["onnx"])
     precision: list[str] = Field(default_factory=lambda: ["fp32"])
     lut_resolutions: Optional[list[int]] = None  # default: every resolution of the space
+    latency_predictor: Optional[str] = Field(None, description="a fitted predictor directory (`ofa latency fit`) "
+                                             "used for this device instead of building a latency table")
     calibrate: int = Field(6, ge=0, description="end-to-end measurements for the calibrated latency predictor")
     validate_n: int = Field(0, ge=0, description="sub-networks for `lut validate` (0 = skip)")
 

@@ -122,12 +122,18 @@ class ZooBuilder:
                    "budgets infeasible": sum(e["status"] == "infeasible" for e in entries),
                    **{f"time: {k} (s)": v for k, v in self.timings.items()}}
         device_info = {name: {"front": s.front, "lut_validation": s.validation,
-                              "info": f"latency table: {s.lut_dir.relative_to(self.out)}; budgets promise the "
+                              "info": f"{_latency_source(self.out, s)}; budgets promise the "
                                       f"{s.latency_stat} of plain timed runs, with a {100 * s.target.latency_margin:g} % "
                                       f"margin"} for name, s in devices.items()}
         write_report(self.out, f"Model zoo {self.config.name}", summary, device_info, rows)
         atomic_write_json(self.out / "zoo_summary.json", {**summary, "timings_s": self.timings})
         return {"rows": rows, "summary": summary}
+
+
+def _latency_source(out: Path, state: DeviceState) -> str:
+    if state.target.latency_predictor:
+        return f"latency predictor fitted from end-to-end timings: {state.target.latency_predictor}"
+    return f"latency table: {state.lut_dir.relative_to(out)}"
 
 
 def declared_stat(target: DeviceTarget) -> str:

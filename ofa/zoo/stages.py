@@ -66,6 +66,9 @@ def latency_stage(target, supernet, lut_dir: Path, status, stat: str):
     from ofa.search.latency_costs import load_latency_cost
 
     space = supernet.space
+    if target.latency_predictor:  # fitted from end-to-end measurements: no table to build
+        status(f"latency of {target.device} from the fitted predictor {target.latency_predictor}")
+        return load_latency_cost(target.latency_predictor, space, stat=stat)[1], None
     resolutions = target.lut_resolutions or list(space.resolutions)
     done = (lut_dir / "manifest.json").is_file() and LatencyTable.load(lut_dir).manifest.get("complete")
     if not done:

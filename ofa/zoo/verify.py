@@ -2,7 +2,8 @@
 
 Supernet and sub-network directories: every recorded file hash, then a strict load (tensor names and shapes
 against the manifest's architecture). Latency tables: the load's timing checks, every block present, the
-end-to-end rows readable. Zoo entries: every file hash of the card, then the entry's sub-network as above.
+end-to-end rows readable. Fitted latency predictors: the weights' sha256, shapes, a positive minimum.
+Zoo entries: every file hash of the card, then the entry's sub-network as above.
 Accuracy predictors: a full load (every layer's shape against the space's encoding, finite weights) and one
 prediction. Export directories: every written file's size and sha256 against ``export_report.json``. A
 zoo: every entry its index lists, as above. Each check that fails raises the
@@ -17,7 +18,8 @@ from pathlib import Path
 
 from ofa.errors import ArtifactError
 
-KNOWN = ("a supernet or sub-network directory, a latency table directory (`ofa lut build`), an accuracy "
+KNOWN = ("a supernet or sub-network directory, a latency table directory (`ofa lut build`), a fitted latency "
+         "predictor (`ofa latency fit`), an accuracy "
          "predictor (`ofa acc build`), an export directory (`ofa export`), a zoo entry, or a zoo (its index.json)")
 
 
@@ -49,6 +51,8 @@ def verify_artifact(path: str | Path) -> Verified:
         return Verified(path, kind, verify_model(path))
     if kind == "latency-lut":
         return Verified(path, kind, _latency_table(path))
+    if kind == "latency-predictor":
+        return Verified(path, kind, _fitted_latency(path))
     raise ArtifactError(f"{path} holds a {kind!r} artifact, which `ofa verify` does not check; it checks {KNOWN}")
 
 
@@ -78,6 +82,15 @@ def _latency_table(path: Path) -> list[str]:
     rows = load_e2e(path)
     return [f"{len(table.frame)} blocks of {table.space_id} at {table.resolutions}: none missing, timings valid",
             f"{len(rows)} end-to-end rows readable"]
+
+
+def _fitted_latency(path: Path) -> list[str]:
+    from latency.fitted import FittedLatencyPredictor
+
+    model = FittedLatencyPredictor.load(path)  # re-hashes the weights, checks shapes and the smallest prediction
+    return [f"weights sha256 as in the manifest ({model.manifest['family']} fit of {model.space.id} at "
+            f"{list(model.index.resolutions)}, {model.manifest['statistic']})",
+            f"fastest network predicted at {model.minimum_ms():.4g} ms (positive)"]
 
 
 def _accuracy_predictor(path: Path) -> list[str]:
