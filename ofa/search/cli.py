@@ -196,4 +196,4 @@ def _print_correlations(table_file: Path, table, rows: Optional[list] = None) ->
 
     rows = rows if rows is not None else correlations(table)
     print_table(f"rank correlation with measured top-1 ({table_file})", rows,
-                ["score", "kendall_tau", "spearman_rho", "non_finite", "n", "seconds_per_net"])
+                ["score", "kendall_tau", "kendall_p", "spearman_rho", "seconds_per_net"])

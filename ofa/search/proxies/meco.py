@@ -22,10 +22,10 @@ def score(net: nn.Module, batches: list[ProxyBatch]) -> float:
     total = [0.0]
 
     def add_min_eigenvalue(module, inputs, output) -> None:
-        features = output.detach().transpose(0, 1).flatten(1).double()
+        features = output.detach().transpose(0, 1).flatten(1)
         if features.shape[0] < 2:
             return
-        corr = torch.nan_to_num(torch.corrcoef(features), nan=0.0)
+        corr = torch.nan_to_num(torch.corrcoef(features), nan=0.0).double()
         total[0] += float(torch.linalg.eigvalsh(corr)[0])
 
     hooks = [m.register_forward_hook(add_min_eigenvalue) for m in net.modules() if isinstance(m, nn.Conv2d)]

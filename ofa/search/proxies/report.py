@@ -20,7 +20,8 @@ def proxy_columns(table: pd.DataFrame) -> list[str]:
 def correlations(table: pd.DataFrame, target: str = "top1") -> list[dict]:
     """Kendall tau and Spearman rho of every score column (FLOPs, params, each proxy) against ``target``.
 
-    Rows are in the order baselines first, then proxies; ``seconds_per_net`` is a proxy's mean time."""
+    Baselines first, then proxies; ``kendall_p``: the two-sided p-value of tau = 0 (with 50 networks, |tau| under
+    ~0.19 is within chance); ``seconds_per_net``: a proxy's mean time."""
     if target not in table.columns:
         raise ArtifactError(f"the proxy table has no measured {target!r} column: score the rows of an accuracy "
                             "table (`ofa proxy score --acc DIR`)")
@@ -29,10 +30,11 @@ def correlations(table: pd.DataFrame, target: str = "top1") -> list[dict]:
     rows = []
     for column in (*BASELINES, *proxy_columns(table)):
         values = table[column].astype(float)
-        tau = kendalltau(values, table[target], nan_policy="omit").statistic
+        tau = kendalltau(values, table[target], nan_policy="omit")
         rho = spearmanr(values, table[target], nan_policy="omit").statistic
         seconds = table.get(f"{column}_s")
-        rows.append({"score": column, "kendall_tau": _round(tau), "spearman_rho": _round(rho),
+        rows.append({"score": column, "kendall_tau": _round(tau.statistic), "kendall_p": _round(tau.pvalue),
+                     "spearman_rho": _round(rho),
                      "non_finite": int((~values.apply(math.isfinite)).sum()), "n": len(values),
                      "seconds_per_net": None if seconds is None else round(float(seconds.mean()), 4)})
     return rows
