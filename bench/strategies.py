@@ -145,8 +145,9 @@ def plot(curves: list[dict], path: Path, budget: float) -> None:
             largest[c["strategy"]] = c
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, c in largest.items():
-        xs = sorted(c["curve"])
-        ax.plot(xs, [max(c["curve"][x], 1e-3) for x in xs], marker="o", label=f"{name} ({c['evaluations']:,})")
+        curve = {int(n): gap for n, gap in c["curve"].items()}  # JSON keys are strings
+        xs = sorted(curve)
+        ax.plot(xs, [max(curve[x], 1e-3) for x in xs], marker="o", label=f"{name} ({c['evaluations']:,})")
     ax.set(xscale="log", yscale="log", xlabel="evaluations (predictor queries)",
            ylabel="gap to the optimum (points; 0 drawn at 1e-3)",
            title=f"best-so-far under {budget:g} ms (1,048,576-network sub-space)")
