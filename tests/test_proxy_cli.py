@@ -89,6 +89,7 @@ def test_sampled_networks_without_an_accuracy_table(dirs, tmp_path):
     (["--batches", "0"], 3, "--batches must be at least 1"),
     (["--batches", "1"], 3, "zico compares gradients across batches"),
     (["--acc", "nowhere"], 5, "acc_manifest.json"),
+    (["--n", "-1"], 3, "--n must be at least 1"),
 ])
 def test_bad_input_is_a_typed_one_line_error(dirs, tmp_path, monkeypatch, args, code, says):
     monkeypatch.chdir(tmp_path)

@@ -62,9 +62,9 @@ class Candidate:
 
 def candidates(supernet, n: int | None, seed: int, acc_dir: "str | Path | None", supernet_hash: str) -> list[Candidate]:
     """The sub-networks to score: an accuracy table's rows (the first ``n``), or ``n`` sampled ones."""
+    if (n is not None and n < 1) or (n is None and acc_dir is None):
+        raise ConfigError(f"--n must be at least 1 (or left out with --acc: all of its rows), got {n}")
     if acc_dir is None:
-        if n is None or n < 1:
-            raise ConfigError(f"--n must be at least 1 without --acc, got {n}")
         return [Candidate(i, cfg) for i, cfg in enumerate(sample_configs(supernet.space, n, seed))]
     _check_acc_supernet(Path(acc_dir), supernet_hash)
     table = load_table(acc_dir)
