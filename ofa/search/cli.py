@@ -1,4 +1,4 @@
-"""``ofa acc build`` and ``ofa search``."""
+"""``ofa acc build``, ``ofa search`` and ``ofa proxy score|report``."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from ofa.cli.common import console, handle_errors, out, print_json, print_table,
 from ofa.errors import InfeasibleError
 
 acc_app = typer.Typer(help="Accuracy tables and predictors.", no_args_is_help=True)
+proxy_app = typer.Typer(help="Zero-cost proxies of sub-networks, against FLOPs, params and measured accuracy.",
+                        no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(acc_app, name="acc")
+    app.add_typer(proxy_app, name="proxy")
     app.command("search")(handle_errors(search_cmd))
 
 
@@ -138,3 +141,61 @@ def _print_rows(rows: list[dict]) -> None:
                       "mflops": round(r["mflops"], 1), "params_m": round(r["params_m"], 3),
                       "seconds": round(r.get("search_seconds", 0), 2)})
     print_table("search results", table)
+
+
+@proxy_app.command("score")
+@handle_errors
+def proxy_score(
+    supernet: Path = typer.Option(..., help="Supernet directory."),
+    out_file: Path = typer.Option(..., "--out", help="Table to write (.csv or .jsonl); re-run to resume."),
+    n: Optional[int] = typer.Option(None, "--n", help="Sub-networks: sampled as `ofa acc build` does (default 100), "
+                                    "or the first N rows of --acc (default: all)."),
+    acc: Optional[Path] = typer.Option(None, help="An `ofa acc build` directory: score exactly its sub-networks and "
+                                       "report each proxy's rank correlation with their measured top-1."),
+    data: str = typer.Option("builtin", help="Images for the proxies: builtin, cifar10 or an ImageFolder path."),
+    proxies: str = typer.Option("synflow,naswot,grad_norm,zico,meco", help="Comma-separated proxies."),
+    batches: int = typer.Option(2, help="Proxy batches (ZiCo needs 2)."),
+    batch_size: int = typer.Option(64, help="Images per proxy batch."),
+    seed: int = typer.Option(0, help="Seed of the sampled sub-networks and the proxy images."),
+) -> None:
+    """Score sub-networks with zero-cost proxies (SynFlow, NASWOT, grad-norm, ZiCo, MeCo) into a table."""
+    from ofa.artifacts import load_supernet
+    from ofa.data import open_dataset
+    from ofa.search.proxies.table import ProxySettings, candidates, check_out, score_table, supernet_weights_hash
+
+    settings = ProxySettings(tuple(p.strip() for p in proxies.split(",") if p.strip()), batches, batch_size, seed)
+    check_out(out_file)
+    net = load_supernet(supernet)
+    weights = supernet_weights_hash(supernet)
+    items = candidates(net, n if n is not None or acc is not None else 100, seed, acc, weights)
+    provenance = {"supernet_sha256": weights, "data": data, "acc": str(acc) if acc else None}
+    with progress() as bar:
+        task = bar.add_task("sub-networks", total=len(items))
+        table = score_table(net, lambda: open_dataset(data), out_file, items, settings, provenance,
+                            on_row=lambda done, total: bar.update(task, completed=done))
+    out.print(f"{len(table)} sub-networks scored -> {out_file}")
+    if acc is not None:
+        _print_correlations(out_file, table)
+
+
+@proxy_app.command("report")
+@handle_errors
+def proxy_report(table_file: Path = typer.Argument(..., help="A table from `ofa proxy score --acc`."),
+                 as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Each proxy's Kendall tau and Spearman rho against measured top-1, next to FLOPs and params."""
+    from ofa.search.proxies.report import correlations
+    from ofa.search.proxies.table import read_table
+
+    rows = correlations(read_table(table_file))
+    if as_json:
+        print_json(rows)
+    else:
+        _print_correlations(table_file, None, rows)
+
+
+def _print_correlations(table_file: Path, table, rows: Optional[list] = None) -> None:
+    from ofa.search.proxies.report import correlations
+
+    rows = rows if rows is not None else correlations(table)
+    print_table(f"rank correlation with measured top-1 ({table_file})", rows,
+                ["score", "kendall_tau", "kendall_p", "spearman_rho", "seconds_per_net"])
