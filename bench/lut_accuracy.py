@@ -7,6 +7,11 @@ bench/results/lut_accuracy_<device>.json (with the command that produced it).
 
     .venv/bin/python bench/lut_accuracy.py --device local-ort-cpu --resolutions 160,176,192,208,224
     .venv/bin/python bench/lut_accuracy.py --device local-litert-cpu --resolutions 160,192,224
+    .venv/bin/python bench/lut_accuracy.py --device local-ort-cpu-int8          # int8 table (QDQ micro-models)
+    .venv/bin/python bench/lut_accuracy.py --device local-litert-cpu-int8 --resolutions 160,224 --n 20
+
+Int8 devices time int8 micro-models and int8 end-to-end networks, all calibrated on the built-in
+digits' images (see latency/int8.py); the JSON records the table's precision and calibration.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ def repeatability(out: Path, device: str, n_blocks: int = 40, n_nets: int = 20, 
     from latency.anchor import anchor_job, table_anchor
     from latency.blocks import enumerate_blocks
     from latency.e2e import load_e2e, subnet_job
+    from latency.int8 import Int8Calibration
     from latency.micro import ModelCache
     from latency.profile import block_job
     from latency.table import LatencyTable
@@ -64,7 +70,7 @@ def repeatability(out: Path, device: str, n_blocks: int = 40, n_nets: int = 20, 
         return dict(zip(rows, table.column(pd.DataFrame(list(rows.values())))))
 
     with DeviceSession(device) as session:
-        cache = ModelCache(out / "models", session.model_format)
+        cache = ModelCache.for_session(out / "models", session, Int8Calibration.of_manifest(table.manifest))
         anchor = anchor_job(table_anchor(table, space), space, cache, session)
         jobs = [block_job(b, space, cache, session.layout) for b in picks]
         runs = [value(session.measure(jobs, anchor)) for _ in range(2)]
@@ -126,6 +132,8 @@ def main() -> None:
     result = {
         "command": " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
         "device": args.device, "space": SPACE, "resolutions": res, "n_blocks": len(table.frame),
+        "precision": table.manifest["device"].get("precision"),
+        "int8_calibration": table.manifest["protocol"].get("int8_calibration"),
         "build_wall_s": round(build_s, 1), "build_was_resumed": not args.fresh,
         "calibration_wall_s": round(calib_s, 1), "validation_wall_s": round(validate_s, 1),
         "n_validation": report["n"], "block_repeatability": noise, "measured_ms": report["measured_ms"], "predictors": report["predictors"],

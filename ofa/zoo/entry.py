@@ -29,7 +29,8 @@ def build_entry(config, out: Path, supernet, supernet_dir: Path, evaluator, stat
     base = {"name": name, "device": target.device, "budget_ms": budget_ms}
     key = inputs_hash(file_hash(supernet_dir / "weights.safetensors"), state.search_key, budget_ms, target.model_dump(),
                       config.bn_calib_images, config.data, config.accuracy.model_dump(), config.search.model_dump(),
-                      config.entry_warmup, config.entry_repeats, config.entry_passes, __version__)
+                      config.entry_warmup, config.entry_repeats, config.entry_passes, config.int8_calib_images,
+                      __version__)
     final = out / name
     cached = _cached_card(final / CARD_JSON, key)
     if cached is not None:
@@ -135,10 +136,16 @@ def _build(config, tmp: Path, supernet, supernet_dir: Path, state, row: dict, ne
                              "bn_calib_images": config.bn_calib_images},
                      inputs={"supernet": {"path": str(supernet_dir)}})
     save_subnet(net, tmp / "subnet", info)
+    from ofa.zoo.quant import device_precision, export_precisions, quantised_accuracy
+
     layout = _device_layout(device)
-    report = export_model(tmp / "subnet", formats=target.formats, precision=target.precision, out=tmp / "export",
-                          calib_data=config.data, nhwc=layout == "nhwc", latency_repeats=config.export_latency_repeats)
+    report = export_model(tmp / "subnet", formats=target.formats, precision=export_precisions(target),
+                          out=tmp / "export", calib_data=config.data, calib_images=config.int8_calib_images,
+                          val_images=accuracy["val_images"], nhwc=layout == "nhwc",
+                          latency_repeats=config.export_latency_repeats)
     exports = [_export_row(r, tmp) for r in report.results]
+    quantised = quantised_accuracy(exports, device_precision(device), {
+        "data": config.data, "split": "train", "images": report.images.get("calibration_images")})
     measured = measure_entry(device, exports, cfg, tmp, state.latency_stat, config.entry_warmup, config.entry_repeats,
                              config.entry_passes)
     pred = row["latency_ms"][device]
@@ -146,7 +153,8 @@ def _build(config, tmp: Path, supernet, supernet_dir: Path, state, row: dict, ne
         "schema_version": 2, "tool_version": __version__, "space": supernet.space.id, "device": device,
         "budget_ms": row["latency_budget_ms"], "subnet": cfg.to_dict(), "arch": row["arch"],
         "accuracy": {"top1": accuracy["top1"], "loss": accuracy["loss"], "split": "val", "images": accuracy["val_images"],
-                     "predicted_top1": row["predicted_top1"], "predicted_top1_std": row.get("predicted_top1_std", 0.0)},
+                     "predicted_top1": row["predicted_top1"], "predicted_top1_std": row.get("predicted_top1_std", 0.0),
+                     **({device_precision(device): quantised} if quantised else {})},
         "latency_ms": {"stat": state.latency_stat, "predicted_mean": pred["mean"], "predicted_std": pred["std"], **measured},
         "mflops": row["mflops"], "params_m": row["params_m"], "exports": exports,
         "input": {"shape": list(_shape(cfg.r, layout)), "layout": layout.upper(), "mean": list(info.mean),
@@ -170,13 +178,14 @@ def _export_row(result, tmp: Path) -> dict:
     return {"format": result.format, "precision": result.precision, "status": result.status,
             "file": str(Path(result.file).relative_to(tmp)) if result.file else None, "bytes": result.size_bytes,
             "max_abs_diff": metrics.get("max_abs_diff"), "top1_agreement": metrics.get("top1_agreement"),
-            "accuracy_drop": metrics.get("accuracy_drop"),
+            "accuracy_drop": metrics.get("accuracy_drop"), "accuracy_exported": metrics.get("accuracy_exported"),
+            "accuracy_reference": metrics.get("accuracy_reference"), "images": metrics.get("images"),
             "latency_here_ms": (result.latency or {}).get("median_ms")}
 
 
 def measure_entry(device: str, exports: list[dict], cfg, tmp: Path, stat: str, warmup: int, repeats: int,
                   passes: int) -> dict:
-    """Latency of the exported file in the device's own format, timed as a user times it.
+    """Latency of the exported file in the device's own format and precision, timed as a user times it.
 
     A plain loop (``warmup`` untimed runs, then ``repeats`` timed ones; no drift anchor, no choice of a
     quiet pass) in ``passes`` separate runs of the device's runner. ``measured`` is the declared
@@ -189,12 +198,15 @@ def measure_entry(device: str, exports: list[dict], cfg, tmp: Path, stat: str, w
     from devices.stats import budget_column, summarize, summarize_samples
 
     spec = get_device(device)
+    precision = spec.runner.precision
     runner = spec.runner.model_copy(update={"warmup": warmup, "repeats": repeats, "passes": 1, "drift_anchor": False})
     with DeviceSession(spec.model_copy(update={"runner": runner})) as session:
         fmt = session.model_format
-        candidates = [e for e in exports if e["format"] == fmt and e["file"] and e["status"] != "failed"]
+        candidates = [e for e in exports if e["format"] == fmt and e["precision"] == precision and e["file"]
+                      and e["status"] != "failed"]
         if not candidates:
-            return {"measured": None, "measured_note": f"no {fmt} export for {device}; add it to the device's formats"}
+            return {"measured": None, "measured_note": f"no {fmt} {precision} export for {device}; add {fmt} to the "
+                                                       f"device's formats and {precision} to its precision list"}
         export = candidates[0]
         path = tmp / export["file"]
         job = MeasureJob("entry", path, _shape(cfg.r, session.layout), tflite_input_name(path) if fmt == "tflite" else None)

@@ -53,7 +53,10 @@ class ZooBuilder:
     def _run(self) -> dict:
         from ofa.artifacts import load_supernet
         from ofa.data import open_dataset
+        from ofa.zoo.quant import export_precisions
 
+        for target in self.config.devices:  # a device/precision mismatch fails before minutes of training
+            export_precisions(target)
         self.out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.out / "zoo_config.json", self.config.model_dump(mode="json"))
         supernet_dir = self._timed("supernet", self.supernet)
