@@ -15,7 +15,6 @@ from latency.blocks import enumerate_blocks
 from latency.int8 import Int8Calibration, calibration_inputs
 from latency.micro import ModelCache
 from latency.profile import build_lut
-from latency.table import LatencyTable
 from ofa.errors import ArtifactError, ConfigError
 from ofa.spaces import get_space
 

@@ -23,6 +23,7 @@ def build_entry(config, out: Path, supernet, supernet_dir: Path, evaluator, stat
     """The entry of one (device, budget): closed-loop search, measured choice, export, on-device latency, card."""
     from ofa.errors import InfeasibleError
     from ofa.zoo.budget import meet_budget
+    from ofa.zoo.quant import entry_status
 
     target = state.target
     name = safe_name(entry_name(supernet.space.id, target.device, budget_ms))
@@ -59,7 +60,8 @@ def build_entry(config, out: Path, supernet, supernet_dir: Path, evaluator, stat
         value, _ = state.cost.minimum()
         return base | {"status": "infeasible", "reason": str(exc), "card": {"latency_ms": {"predicted_mean": value}}}
     tmp, card = outcome.chosen.result
-    card |= {"name": name, "inputs_hash": key, "status": outcome.status, "reason": outcome.reason, "budget_ms": budget_ms}
+    status_, reason = entry_status(outcome.status, outcome.reason, card)
+    card |= {"name": name, "inputs_hash": key, "status": status_, "reason": reason, "budget_ms": budget_ms}
     card["latency_ms"] |= {"budget_ms": budget_ms, "limit_ms": outcome.limit_ms, "margin": target.latency_margin,
                            "rounds": [r.summary() for r in outcome.rounds]}
     card = write_card(tmp, card)
@@ -69,7 +71,7 @@ def build_entry(config, out: Path, supernet, supernet_dir: Path, evaluator, stat
     state.winners.append(winner_row(card))
     for r in outcome.rounds:  # the rounds not kept
         shutil.rmtree(r.result[0], ignore_errors=True)
-    return base | {"status": outcome.status, "reason": outcome.reason, "card": card}
+    return base | {"status": status_, "reason": reason, "card": card}
 
 
 def winner_row(card: dict) -> dict:
@@ -136,13 +138,14 @@ def _build(config, tmp: Path, supernet, supernet_dir: Path, state, row: dict, ne
                              "bn_calib_images": config.bn_calib_images},
                      inputs={"supernet": {"path": str(supernet_dir)}})
     save_subnet(net, tmp / "subnet", info)
-    from ofa.zoo.quant import device_precision, export_precisions, quantised_accuracy
+    from ofa.zoo.quant import device_precision, export_precisions, quantised_accuracy, strict_exports_passed
 
     layout = _device_layout(device)
     report = export_model(tmp / "subnet", formats=target.formats, precision=export_precisions(target),
                           out=tmp / "export", calib_data=config.data, calib_images=config.int8_calib_images,
                           val_images=accuracy["val_images"], nhwc=layout == "nhwc",
-                          latency_repeats=config.export_latency_repeats)
+                          latency_repeats=config.export_latency_repeats, allow_mismatch=True)
+    strict_exports_passed(report)
     exports = [_export_row(r, tmp) for r in report.results]
     quantised = quantised_accuracy(exports, device_precision(device), {
         "data": config.data, "split": "train", "images": report.images.get("calibration_images")})
@@ -178,7 +181,8 @@ def _export_row(result, tmp: Path) -> dict:
     return {"format": result.format, "precision": result.precision, "status": result.status,
             "file": str(Path(result.file).relative_to(tmp)) if result.file else None, "bytes": result.size_bytes,
             "max_abs_diff": metrics.get("max_abs_diff"), "top1_agreement": metrics.get("top1_agreement"),
-            "accuracy_drop": metrics.get("accuracy_drop"), "accuracy_exported": metrics.get("accuracy_exported"),
+            "accuracy_drop": metrics.get("accuracy_drop"), "failures": list(result.failures),
+            "accuracy_exported": metrics.get("accuracy_exported"),
             "accuracy_reference": metrics.get("accuracy_reference"), "images": metrics.get("images"),
             "latency_here_ms": (result.latency or {}).get("median_ms")}
 

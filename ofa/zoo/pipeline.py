@@ -122,6 +122,7 @@ class ZooBuilder:
         summary = {"zoo": self.config.name, "space": supernet.space.id, "data": self.config.data,
                    "entries ok": sum(e["status"] == "ok" for e in entries),
                    "entries over budget": sum(e["status"] == "over_budget" for e in entries),
+                   **({"entries int8 mismatch": n} if (n := sum(e["status"] == "int8_mismatch" for e in entries)) else {}),
                    "budgets infeasible": sum(e["status"] == "infeasible" for e in entries),
                    **{f"time: {k} (s)": v for k, v in self.timings.items()}}
         device_info = {name: {"front": s.front, "lut_validation": s.validation,

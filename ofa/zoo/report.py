@@ -110,7 +110,7 @@ def write_report(out: Path, title: str, summary: dict, devices: dict[str, dict],
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
              _table([{"item": k, "value": v} for k, v in summary.items()], ["item", "value"])]
     for device, info in devices.items():
-        chosen = [r for r in rows if r["device"] == device and r["status"] in ("ok", "over_budget")]
+        chosen = [r for r in rows if r["device"] == device and r["status"] in ("ok", "over_budget", "int8_mismatch")]
         parts.append(f"<h2>{html.escape(device)}</h2>")
         parts.append(f"<p class='muted'>{html.escape(str(info.get('info', '')))}</p>")
         parts.append(f"<img alt='accuracy-latency front on {html.escape(device)}' "
