@@ -167,3 +167,10 @@ def export_int8(module: nn.Module, shape: tuple[int, ...], path: Path, fmt: str,
             return path
     raise ConfigError(f"int8 micro-models exist for onnx and tflite runners, not {fmt!r}; use a device with "
                       "runner onnxruntime or litert for precision int8")
+
+
+def write_in_precision(module: nn.Module, shape: tuple[int, ...], path: Path, fmt: str, precision: str) -> Path:
+    """``ofa device check``'s model writer: int8 as the tables make it (default calibration), else fp32."""
+    if precision == "int8":
+        return export_int8(module, shape, path, fmt, Int8Calibration())
+    return export_module(module, torch.randn(shape), path, fmt)

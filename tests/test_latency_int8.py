@@ -120,3 +120,12 @@ def test_precisions_a_runner_cannot_time_are_config_errors(tmp_path):
         ModelCache(tmp_path, "onnx", "fp16")
     with pytest.raises(ConfigError, match="at least 1 image"):
         Int8Calibration(images=0)
+
+
+def test_device_check_times_an_int8_model_on_an_int8_device():
+    from devices.check import check_device
+    from latency.int8 import write_in_precision
+
+    report = check_device("local-ort-cpu-int8", write_in_precision)
+    assert report["ok"] and "int8" in report["model"] and report["fingerprint"]["precision"] == "int8"
+    assert "fp32" in check_device("local-ort-cpu-int8")["model"]  # without the writer: said, not hidden
