@@ -164,7 +164,8 @@ def main() -> None:
         "int8_calibration": table.manifest["protocol"].get("int8_calibration"),
         "build_wall_s": round(build_s, 1), "build_was_resumed": not args.fresh,
         "calibration_wall_s": round(calib_s, 1), "validation_wall_s": round(validate_s, 1),
-        "n_validation": report["n"], "block_repeatability": noise, "diagnostic_on_min_ms": scored_on(out, "min_ms"), "measured_ms": report["measured_ms"], "predictors": report["predictors"],
+        "n_validation": report["n"], "block_repeatability": noise,
+        "diagnostic_on_min_ms": scored_on(out, "min_ms"), "measured_ms": report["measured_ms"], "predictors": report["predictors"],
         "fingerprint": report["device"], "machine": machine.describe(),
         "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
     }
