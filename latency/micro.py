@@ -31,7 +31,7 @@ from torch import nn
 
 from devices.modelfile import FORMATS, ONNX_OPSET, export_module
 from latency.blocks import LutBlock
-from latency.int8 import POST_ACTIVATION, Int8Calibration, export_int8
+from latency.int8 import POST_ACTIVATION, Int8Calibration, SharedOutput, export_int8, feeds_residual
 from ofa.errors import ConfigError
 from ofa.nn.layers import ConvBNAct, init_weights
 from ofa.nn.mbconv import MBConv
@@ -129,13 +129,21 @@ class ModelCache:
 
     def block(self, block: LutBlock, space: SearchSpace) -> Path:
         """The block's file; tflite files are shared by a shape class (resized on the device)."""
-        path = self._block_path(block)
+        path = self._block_path(block, space)
         if not path.is_file():
             _build_block(block, space, path, self.recipe)
         return path
 
-    def _block_path(self, block: LutBlock) -> Path:
-        return self._path(block.shape_class if self.fmt == "tflite" else block.key)
+    def _block_path(self, block: LutBlock, space: Optional[SearchSpace] = None) -> Path:
+        name = block.shape_class if self.fmt == "tflite" else block.key
+        if self._shares_output(block, space):
+            name += "|feeds-residual"
+        return self._path(name)
+
+    def _shares_output(self, block: LutBlock, space: Optional[SearchSpace]) -> bool:
+        """int8 ONNX blocks whose output a residual block reads twice (:func:`latency.int8.feeds_residual`)."""
+        return self.recipe.precision == "int8" and self.fmt == "onnx" and space is not None \
+            and feeds_residual(block, space)
 
     def prebuild(self, blocks: list[LutBlock], space: SearchSpace, workers: int) -> int:
         """Build the missing block files ``workers`` at a time; returns how many were built.
@@ -145,7 +153,7 @@ class ModelCache:
         """
         missing: dict[Path, LutBlock] = {}
         for block in blocks:
-            path = self._block_path(block)
+            path = self._block_path(block, space)
             if not path.is_file():
                 missing.setdefault(path, block)
         if workers <= 1 or len(missing) < 2 * workers:
@@ -168,7 +176,10 @@ class ModelCache:
 
 def _build_block(block: LutBlock, space: SearchSpace, path: Path, recipe: MicroRecipe) -> None:
     shape = _build_shape(block, recipe.fmt == "tflite")
-    _write(block_module(block, space), shape, path, recipe, block.kind in POST_ACTIVATION)
+    module = block_module(block, space)
+    if recipe.precision == "int8" and recipe.fmt == "onnx" and feeds_residual(block, space):
+        module = SharedOutput(module).eval()
+    _write(module, shape, path, recipe, block.kind in POST_ACTIVATION)
 
 
 def _write(module: nn.Module, shape: tuple[int, ...], path: Path, recipe: MicroRecipe,

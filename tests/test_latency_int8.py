@@ -129,3 +129,23 @@ def test_device_check_times_an_int8_model_on_an_int8_device():
     report = check_device("local-ort-cpu-int8", write_in_precision)
     assert report["ok"] and "int8" in report["model"] and report["fingerprint"]["precision"] == "int8"
     assert "fp32" in check_device("local-ort-cpu-int8")["model"]  # without the writer: said, not hidden
+
+
+def test_a_block_read_twice_by_the_next_residual_block_is_timed_that_way(tmp_path):
+    """onnxruntime leaves a QDQ conv in float when its output is read twice (next block's conv + residual add):
+    the int8 micro-model of a stage's first block carries that second reader, as every OFA-MBv3 network has."""
+    import onnx
+
+    from latency.int8 import feeds_residual
+
+    mbv3, tiny = get_space("ofa_mbv3_d234_e346_k357_w1.0"), get_space(TINY)
+    blocks = enumerate_blocks(mbv3, [160], 1000)
+    first = next(b for b in blocks if b.kind == "mbconv" and b.spec.slot > 0 and not b.spec.residual)
+    residual = next(b for b in blocks if b.kind == "mbconv" and b.spec.residual)
+    assert feeds_residual(first, mbv3) and not feeds_residual(residual, mbv3)
+    assert not feeds_residual(next(b for b in blocks if b.kind == "mbconv" and b.spec.slot == 0), mbv3)
+    assert not any(feeds_residual(b, tiny) for b in enumerate_blocks(tiny, [32], 10))  # depth 1: not always
+    path = ModelCache(tmp_path, "onnx", "int8").block(first, mbv3)
+    assert len(onnx.load(str(path)).graph.output) == 2
+    assert _optimised_ops(path)["Conv"] >= 1  # the project conv in float, as in the whole network
+    assert path != ModelCache(tmp_path, "onnx")._block_path(first, mbv3)
