@@ -25,11 +25,12 @@ from typing import Any
 import numpy as np
 
 from devices.stats import BUDGET_STATS
-from latency.index import BlockIndex, EncodedConfigs
-from latency.predictors import LatencyPrediction, LatencyPredictor
+from latency.index import BlockIndex
+from latency.predictors import LatencyPredictor
 from ofa.errors import ArtifactError, ConfigError
 from ofa.io import atomic_write, atomic_write_json, read_json_file, sha256_file
-from ofa.spaces import SearchSpace, get_space
+from ofa.population import Population
+from ofa.spaces import get_space
 
 KIND = "latency-predictor"
 SCHEMA_VERSION = 1
@@ -58,13 +59,15 @@ class FittedLatencyPredictor(LatencyPredictor):
         self.base_ms, self.block_ms = np.asarray(base_ms, float), np.asarray(block_ms, float)
         self.rel_std, self.manifest = float(rel_std), dict(manifest or {})
 
-    def predict_encoded(self, enc: EncodedConfigs) -> LatencyPrediction:
-        mean = self.index.sum((self.base_ms[:, None], self.block_ms[..., None]), enc)[:, 0]
-        return LatencyPrediction(mean, self.rel_std * np.abs(mean))
+    def tables(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.base_ms, self.block_ms
+
+    def spread(self, pop: Population, mean: np.ndarray) -> np.ndarray:
+        return self.rel_std * np.abs(mean)
 
     def minimum_ms(self) -> float:
         """The smallest latency this model predicts for any network of the space (exact: it is a table)."""
-        return minimum_of_table(self.index.space, self.base_ms, self.block_ms)
+        return self.additive().minimum()[0]
 
     def describe(self) -> dict:
         keys = ("family", "statistic", "n_measurements", "device")
@@ -106,14 +109,6 @@ class FittedLatencyPredictor(LatencyPredictor):
         if not model.minimum_ms() > 0:
             raise ArtifactError(f"{weights}: the model predicts {model.minimum_ms():.3g} ms for some network; {fix}")
         return model
-
-
-def minimum_of_table(space: SearchSpace, base: np.ndarray, block: np.ndarray) -> float:
-    """Exact minimum of ``base[r] + sum of active block[r, slot, k, e]`` over the space (depth per stage)."""
-    best = block.reshape(*block.shape[:2], -1).min(axis=2)  # (R, slots): best k/e per slot
-    per_stage = best.reshape(len(base), space.n_stages, space.max_depth).cumsum(axis=2)
-    depth_cost = per_stage[:, :, np.asarray(space.d_choices) - 1].min(axis=2)  # (R, stages)
-    return float((base + depth_cost.sum(axis=1)).min())
 
 
 def _save_npz(tmp: Path, base: np.ndarray, block: np.ndarray) -> None:

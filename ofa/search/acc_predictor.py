@@ -20,8 +20,8 @@ import torch
 
 from ofa.errors import ArtifactError, ConfigError
 from ofa.io import atomic_write, atomic_write_json, read_json_file
+from ofa.population import Population
 from ofa.search.encoding import encode, feature_size
-from ofa.search.population import Population
 from ofa.spaces import SearchSpace
 from ofa.subnet import SubnetConfig
 from ofa.version import __version__

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ofa.cost_table import flops_table, params_table
 from ofa.errors import ConfigError, InfeasibleError
 from ofa.io import atomic_write, atomic_write_json
+from ofa.population import Population
 from ofa.search.acc_predictor import AccuracyPredictor
 from ofa.search.constraints import Constraint, Cost, additive_cost
-from ofa.search.cost_table import flops_table, params_table
 from ofa.search.evolution import EvolutionSettings, SearchHistory
 from ofa.search.nsga2 import pareto_front
-from ofa.search.population import Population
 from ofa.search.strategies import run_strategy
 from ofa.spaces import SearchSpace
 
