@@ -183,8 +183,7 @@ def measure_entry(device: str, exports: list[dict], cfg, tmp: Path, stat: str, w
     statistic ``stat`` of the *slowest* pass: the promise has to hold for whichever run a user makes.
     """
     from devices.catalog import get_device
-    from devices.modelfile import tflite_input_name
-    from devices.runners import MeasureJob
+    from devices.modelfile import model_job
     from devices.session import DeviceSession
     from devices.stats import budget_column, summarize, summarize_samples
 
@@ -197,7 +196,7 @@ def measure_entry(device: str, exports: list[dict], cfg, tmp: Path, stat: str, w
             return {"measured": None, "measured_note": f"no {fmt} export for {device}; add it to the device's formats"}
         export = candidates[0]
         path = tmp / export["file"]
-        job = MeasureJob("entry", path, _shape(cfg.r, session.layout), tflite_input_name(path) if fmt == "tflite" else None)
+        job = model_job("entry", path, (1, 3, cfg.r, cfg.r), session.layout)
         timings = [next(iter(session.measure([job]))) for _ in range(passes)]
         fingerprint = session.fingerprint()
     column = budget_column(stat)
