@@ -29,11 +29,13 @@ from latency.index import BlockIndex
 from latency.predictors import LatencyPredictor
 from ofa.errors import ArtifactError, ConfigError
 from ofa.io import atomic_write, atomic_write_json, read_json_file, sha256_file
+from ofa.manifest import ManifestHeader
 from ofa.population import Population
 from ofa.spaces import get_space
 
 KIND = "latency-predictor"
 SCHEMA_VERSION = 1
+HEADER = ManifestHeader(KIND, SCHEMA_VERSION)
 MANIFEST_FILE, WEIGHTS_FILE, REPORT_FILE = "manifest.json", "weights.npz", "report.json"
 
 
@@ -79,7 +81,7 @@ class FittedLatencyPredictor(LatencyPredictor):
         directory = Path(directory)
         atomic_write(directory / WEIGHTS_FILE, lambda tmp: _save_npz(tmp, self.base_ms, self.block_ms))
         atomic_write_json(directory / REPORT_FILE, report)
-        manifest = self.manifest | {"kind": KIND, "schema_version": SCHEMA_VERSION, "space": self.space.id,
+        manifest = self.manifest | HEADER.fields() | {"space": self.space.id,
                                     "resolutions": list(self.index.resolutions), "num_classes": self.index.num_classes,
                                     "rel_std": self.rel_std, "weights_file": WEIGHTS_FILE,
                                     "weights_sha256": sha256_file(directory / WEIGHTS_FILE)}
@@ -92,8 +94,7 @@ class FittedLatencyPredictor(LatencyPredictor):
         directory = Path(directory)
         fix = "fit it again with `ofa latency fit MEASUREMENTS --space SPACE --out DIR`"
         manifest = read_json_file(directory / MANIFEST_FILE, "latency predictor manifest", ArtifactError, fix)
-        if manifest.get("kind") != KIND:
-            raise ArtifactError(f"{directory} holds a {manifest.get('kind')!r} artifact, not a fitted latency predictor")
+        HEADER.check(manifest, directory / MANIFEST_FILE, fix)
         _check_manifest(manifest, directory, fix)
         weights = directory / WEIGHTS_FILE
         if not weights.is_file() or sha256_file(weights) != manifest["weights_sha256"]:
@@ -140,9 +141,6 @@ def _check_manifest(manifest: dict, directory: Path, fix: str) -> None:
         ok = isinstance(value, (int, float)) if kind is float else isinstance(value, kind)
         if isinstance(value, bool) or not ok:
             raise ArtifactError(f"{directory / MANIFEST_FILE}: field {key!r} must be a {kind.__name__}, got {value!r}; {fix}")
-    if manifest["schema_version"] > SCHEMA_VERSION:
-        raise ArtifactError(f"{directory} uses predictor schema {manifest['schema_version']}; this tool reads up to "
-                            f"{SCHEMA_VERSION}. Upgrade ofa-deploy.")
     if manifest["statistic"] not in BUDGET_STATS or not (math.isfinite(manifest["rel_std"]) and manifest["rel_std"] >= 0):
         raise ArtifactError(f"{directory / MANIFEST_FILE}: statistic {manifest['statistic']!r} / rel_std "
                             f"{manifest['rel_std']!r} invalid; {fix}")

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from ofa.version import __version__
-from ofa.zoo.card import CARD_JSON, write_card
+from ofa.zoo.card import CARD_HEADER, CARD_JSON, write_card
 from ofa.zoo.keys import file_hash, inputs_hash, safe_name
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,12 @@ def _cached_card(path: Path, key: str) -> dict | None:
         return None
     import json
 
-    card = json.loads(path.read_text())
+    from ofa.errors import ArtifactError
+
+    try:
+        card = CARD_HEADER.check(json.loads(path.read_text()), path, "")
+    except (ValueError, ArtifactError):  # unreadable, or another tool version's card: build the entry again
+        return None
     return card if card.get("inputs_hash") == key and card.get("status") else None
 
 
@@ -143,7 +148,7 @@ def _build(config, tmp: Path, supernet, supernet_dir: Path, state, row: dict, ne
                              config.entry_passes)
     pred = row["latency_ms"][device]
     return {
-        "schema_version": 2, "tool_version": __version__, "space": supernet.space.id, "device": device,
+        **CARD_HEADER.fields(), "space": supernet.space.id, "device": device,
         "budget_ms": row["latency_budget_ms"], "subnet": cfg.to_dict(), "arch": row["arch"],
         "accuracy": {"top1": accuracy["top1"], "loss": accuracy["loss"], "split": "val", "images": accuracy["val_images"],
                      "predicted_top1": row["predicted_top1"], "predicted_top1_std": row.get("predicted_top1_std", 0.0)},
