@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
+from conftest import TINY, W10, W12
 from latency.api import load_predictor, predict_latency_ms
 from latency.blocks import enumerate_blocks, network_block_keys
 from latency.index import BlockIndex
@@ -20,7 +21,6 @@ from ofa.spaces import get_space
 from ofa.subnet import SubnetConfig
 
 NOTE10 = Path(__file__).resolve().parents[2] / "shared" / "data" / "ofa_latency_luts" / "note10"
-W12, W10, TINY = "ofa_mbv3_d234_e346_k357_w1.2", "ofa_mbv3_d234_e346_k357_w1.0", "ofa_tiny_in32_d12_e34_k35_w1.0"
 needs_note10 = pytest.mark.skipif(not NOTE10.is_dir(), reason=f"OFA Note10 tables not found at {NOTE10}")
 
 
