@@ -2,7 +2,8 @@
 
 Used by ``ofa device check`` (a tiny model proves the whole path) and by the latency tables'
 micro-models (:mod:`latency.micro`). Formats: ``onnx`` (TorchScript exporter, opset 17), ``tflite``
-(litert-torch, channels-last 4-D input/output) and ``pt2`` (``torch.export``). torch is imported here;
+(litert-torch, channels-last 4-D input/output), ``pt2`` (``torch.export``) and ``pte`` (ExecuTorch
+program lowered to the XNNPACK delegate, fp32). torch is imported here;
 the rest of ``devices`` stays light, so import this module only where a model is written.
 """
 
@@ -18,7 +19,7 @@ from torch import nn
 from ofa.errors import ConfigError, ExportError
 from ofa.io import atomic_write, atomic_write_bytes
 
-FORMATS = ("onnx", "tflite", "pt2")
+FORMATS = ("onnx", "tflite", "pt2", "pte")
 ONNX_OPSET = 17
 
 
@@ -37,6 +38,8 @@ def export_module(module: nn.Module, example: torch.Tensor, path: Path, fmt: str
             elif fmt == "pt2":
                 program = torch.export.export(module, (example,))
                 atomic_write(path, lambda tmp: torch.export.save(program, str(tmp)))
+            elif fmt == "pte":
+                atomic_write_bytes(path, _pte_bytes(module, example))
             else:
                 raise ConfigError(f"unknown model format {fmt!r}; valid: {list(FORMATS)}")
         except (ConfigError, ExportError):
@@ -58,6 +61,16 @@ def _tflite_bytes(module: nn.Module, example: torch.Tensor) -> bytes:
     from ofa.quiet import quiet  # the converter's progress lines go to the debug log
 
     return bytes(quiet(lambda: litert_torch.convert(module, (example,)).model_content()))
+
+
+def _pte_bytes(module: nn.Module, example: torch.Tensor) -> bytes:
+    try:
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+        from executorch.exir import to_edge_transform_and_lower
+    except ImportError:
+        raise ExportError("ExecuTorch micro-models need executorch: pip install 'ofa-deploy[executorch]'") from None
+    program = torch.export.export(module, (example,))
+    return bytes(to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch().buffer)
 
 
 def device_shape(shape: tuple[int, ...], layout: str) -> tuple[int, ...]:

@@ -61,4 +61,5 @@ class TFLiteExporter:
 register_exporter(OnnxExporter())
 register_exporter(TFLiteExporter())
 
+import export.openvino_format  # noqa: E402,F401  (registers "openvino"; the runtime is an optional extra)
 import export.tensorrt_format  # noqa: E402,F401  (registers "tensorrt")

@@ -1,4 +1,4 @@
-"""Runners that push ``bench_script.py`` and read its JSON lines: onnxruntime, LiteRT, PyTorch."""
+"""Runners that push ``bench_script.py`` and read its JSON lines: onnxruntime, LiteRT, PyTorch, OpenVINO, ExecuTorch."""
 
 from __future__ import annotations
 
@@ -104,3 +104,23 @@ class PyTorchRunner(ScriptRunner):
 
     kind = runtime = "pytorch"
     model_format = "pt2"
+
+
+@RUNNERS.decorator("openvino")
+class OpenVINORunner(ScriptRunner):
+    """OpenVINO CPU plugin, ``INFERENCE_PRECISION_HINT=f32`` forced (checked on the compiled model).
+
+    Micro-models are ONNX files: OpenVINO reads them directly, so the tables time the same graphs as
+    the onnxruntime device (the IR ``ofa export --format openvino`` writes is the same graph converted).
+    """
+
+    kind = runtime = "openvino"
+    model_format = "onnx"
+
+
+@RUNNERS.decorator("executorch")
+class ExecuTorchRunner(ScriptRunner):
+    """ExecuTorch runtime with the XNNPACK delegate over ``.pte`` programs (``executorch`` pybindings)."""
+
+    kind = runtime = "executorch"
+    model_format = "pte"
