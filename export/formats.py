@@ -61,5 +61,6 @@ class TFLiteExporter:
 register_exporter(OnnxExporter())
 register_exporter(TFLiteExporter())
 
+import export.executorch_format  # noqa: E402,F401  (registers "executorch"; the runtime is an optional extra)
 import export.openvino_format  # noqa: E402,F401  (registers "openvino"; the runtime is an optional extra)
 import export.tensorrt_format  # noqa: E402,F401  (registers "tensorrt")
