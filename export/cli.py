@@ -84,4 +84,4 @@ def _row(result) -> dict:
             "max_abs_diff": metrics.get("max_abs_diff"), "top1_agree": metrics.get("top1_agreement"),
             "acc_drop": metrics.get("accuracy_drop"),
             "latency_ms": result.latency["median_ms"] if result.latency else None,
-            "engine": engine.get("status")}
+            "engine": engine.get("status"), "runtime_parity": result.runtime_parity}
