@@ -5,7 +5,8 @@ Usage on the device:
     python3 bench_script.py --fingerprint               # one JSON line describing the device
     python3 bench_script.py JOBS.json                   # time every model listed in JOBS.json
 
-JOBS.json: {"runtime": "onnxruntime"|"litert"|"pytorch"|"openvino"|"executorch", "threads": 1, "warmup": 10, "repeats": 50,
+JOBS.json: {"runtime": "onnxruntime"|"litert"|"pytorch"|"openvino"|"executorch"|"coreml", "options": {...},
+            "threads": 1, "warmup": 10, "repeats": 50,
             "rounds": 5, "anchor": {"path": ..., "input_shape": [...]} or null,
             "models": [{"id": "...", "path": "relative/or/absolute", "input_shape": [1, 3, 224, 224]}]}
 Output: JSON lines, first {"event": "fingerprint", ...}, then one {"event": "result", "id", "samples_ms",
@@ -66,6 +67,12 @@ def runtime_version(runtime):
 
             import executorch.runtime  # noqa: F401  (the pybindings must load, not only the package)
             return "executorch " + version("executorch") + " (XNNPACK)"
+        if runtime == "coreml":
+            import coremltools
+            mac = platform.mac_ver()[0]
+            if not mac:
+                return "unavailable: Core ML predictions need macOS (coremltools %s found)" % coremltools.__version__
+            return "coremltools %s (macOS %s)" % (coremltools.__version__, mac)
     except Exception as exc:  # reported, not fatal: the fingerprint says what is missing
         return "unavailable: %s" % exc
     return "unknown runtime " + runtime
@@ -150,8 +157,26 @@ def make_executorch(path, shape, threads):
     return lambda: method.execute([x])
 
 
+OPTIONS = {}  # the runner's options from JOBS.json (coreml: compute_units)
+
+
+def make_coreml(path, shape, threads):
+    """Core ML through coremltools on macOS: a zipped .mlpackage, unpacked next to it, on ``compute_units``."""
+    import tempfile
+    import zipfile
+
+    import coremltools
+    target = tempfile.mkdtemp(prefix="ofa-coreml-")
+    with zipfile.ZipFile(path) as archive:
+        archive.extractall(target)
+    units = getattr(coremltools.ComputeUnit, OPTIONS.get("compute_units", "ALL"))
+    model = coremltools.models.MLModel(os.path.join(target, "model.mlpackage"), compute_units=units)
+    feed = {model.get_spec().description.input[0].name: _input_array(shape)}
+    return lambda: model.predict(feed)
+
+
 RUNTIMES = {"onnxruntime": make_onnxruntime, "litert": make_litert, "pytorch": make_pytorch,
-            "openvino": make_openvino, "executorch": make_executorch}
+            "openvino": make_openvino, "executorch": make_executorch, "coreml": make_coreml}
 
 
 def timed_runs(run, count):
@@ -194,6 +219,7 @@ def run_jobs(job_path):
         emit({"event": "error", "id": None, "message": "unknown runtime %r; known: %s" % (runtime, sorted(RUNTIMES))})
         return 3
     emit(fingerprint(runtime))
+    OPTIONS.update(jobs.get("options") or {})
     base = os.path.dirname(os.path.abspath(job_path))
     threads = int(jobs.get("threads", 1))
 

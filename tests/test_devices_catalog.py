@@ -65,7 +65,7 @@ def test_every_transport_constructs(kind):
 @pytest.mark.parametrize("kind", RUNNERS.names())
 def test_every_runner_constructs(kind):
     runner = make_runner(RunnerSpec(kind=kind, binary="/bin/true"))
-    assert runner.kind == kind and runner.model_format in ("onnx", "tflite", "pt2", "pte")
+    assert runner.kind == kind and runner.model_format in ("onnx", "tflite", "pt2", "pte", "mlpackage.zip")
 
 
 def test_unknown_plugins_and_unsafe_ssh_host():
