@@ -56,7 +56,8 @@ def _row(r) -> dict:
             "top1_agreement": m.get("top1_agreement"), "accuracy_reference": m.get("accuracy_reference"),
             "accuracy_exported": m.get("accuracy_exported"), "accuracy_drop": m.get("accuracy_drop"),
             "latency_median_ms": r.latency and r.latency["median_ms"], "latency_std_ms": r.latency and r.latency["std_ms"],
-            "checks": {k: v for k, v in r.checks.items() if k in ("ops", "inference_precision", "xnnpack_delegate")},
+            "checks": {k: v for k, v in r.checks.items() if k in ("ops", "inference_precision", "xnnpack_delegate",
+                                                                   "weights_bytes", "graph_bytes")},
             "failures": r.failures}
 
 

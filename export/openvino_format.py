@@ -110,8 +110,10 @@ class OpenVINOExporter:
         check_precision(self, precision)
         xml = write_ir(ctx, precision, ctx.out_dir / f"model_{precision}.xml")
         runner = OpenVINORunner(xml, ctx.threads)
-        checks = {"inference_precision": runner.inference_precision, "weights_file": xml.with_suffix(".bin").name,
-                  "ir_version": openvino().__version__}
+        weights = xml.with_suffix(".bin")
+        checks = {"inference_precision": runner.inference_precision, "weights_file": weights.name,
+                  "weights_bytes": weights.stat().st_size, "graph_bytes": xml.stat().st_size,
+                  "openvino": openvino().__version__}
         notes = {"fp16": ["fp16-compressed weights, decompressed at load; f32 compute (INFERENCE_PRECISION_HINT)"],
                  "int8": ["NNCF post-training quantisation (int8 weights and activations), calibrated on real images"],
                  }.get(precision, ["f32 compute (INFERENCE_PRECISION_HINT=f32; the CPU default here would be bf16)"])

@@ -66,3 +66,24 @@ def test_device_check_and_bench_script_with_executorch(exported):
     runner = ExecuTorchRunner(export_report.result("executorch", "fp32").file)
     assert runner(np.zeros((1, 3, 32, 32), np.float32)).shape == (1, 10)
     assert json.dumps(report)  # the check's report is plain JSON data
+
+
+def test_table_blocks_are_built_as_pte_and_timed_like_lut_build(tmp_path):
+    """The path `ofa lut build --device local-executorch-cpu` takes, on three blocks (the whole tiny table
+    takes minutes of XNNPACK lowering here; docs/devices_and_latency.md)."""
+    from devices.catalog import get_device
+    from devices.session import DeviceSession
+    from latency.blocks import enumerate_blocks
+    from latency.micro import ModelCache
+    from latency.profile import block_job
+    from ofa.spaces import get_space
+
+    space = get_space(TINY)
+    blocks = [b for b in enumerate_blocks(space, [16], 10) if b.kind in ("stem", "mbconv", "classifier")][:3]
+    cache = ModelCache(tmp_path, "pte")
+    with DeviceSession(get_device("local-executorch-cpu")) as session:
+        jobs = [block_job(b, space, cache, session.layout) for b in blocks]
+        timings = {t.id: t for t in session.measure(jobs)}
+    assert all(job.model.suffix == ".pte" and job.model.stat().st_size > 0 for job in jobs)
+    assert set(timings) == {job.id for job in jobs}
+    assert all(len(t.samples_ms) > 0 and min(t.samples_ms) > 0 for t in timings.values())
