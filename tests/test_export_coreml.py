@@ -74,3 +74,14 @@ def test_package_without_metadata_is_an_artifact_error(tmp_path):
     model.save(str(tmp_path / "bare.mlpackage"))
     with pytest.raises(ArtifactError, match="no 'ofa_metadata'"):
         read_coreml_metadata(tmp_path / "bare.mlpackage")
+
+
+def test_ofa_verify_hashes_the_whole_package(exported):
+    from ofa.zoo.verify import verify_artifact
+
+    _, out, _ = exported
+    assert len(verify_artifact(out).checks) == 3
+    weights = next((out / "model_int8.mlpackage").rglob("weight.bin"))
+    weights.write_bytes(weights.read_bytes()[:-1] + bytes([weights.read_bytes()[-1] ^ 1]))
+    with pytest.raises(ArtifactError, match="model_int8.mlpackage does not match"):
+        verify_artifact(out)

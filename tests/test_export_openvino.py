@@ -82,3 +82,15 @@ def test_missing_metadata_and_unreadable_ir_are_typed_errors(tmp_path):
     (tmp_path / "junk.xml").write_text("<not-ir/>")
     with pytest.raises(ExportError, match="OpenVINO cannot load"):
         OpenVINORunner(tmp_path / "junk.xml")
+
+
+def test_ofa_verify_checks_the_ir_weights_too(exported):
+    from ofa.zoo.verify import verify_artifact
+
+    _, report = exported
+    out = Path(report.out_dir)
+    assert len(verify_artifact(out).checks) == 3
+    weights = out / "model_fp16.bin"
+    weights.write_bytes(weights.read_bytes()[:-4] + b"\x00\x00\x00\x01")  # same size, other weights
+    with pytest.raises(ArtifactError, match="model_fp16.xml does not match the size/sha256"):
+        verify_artifact(out)
