@@ -94,3 +94,15 @@ def test_ofa_verify_checks_the_ir_weights_too(exported):
     weights.write_bytes(weights.read_bytes()[:-4] + b"\x00\x00\x00\x01")  # same size, other weights
     with pytest.raises(ArtifactError, match="model_fp16.xml does not match the size/sha256"):
         verify_artifact(out)
+
+
+def test_a_runtime_that_ignores_the_f32_hint_is_refused(exported, monkeypatch):
+    from ofa.errors import ExportError
+
+    class Bf16Compiled:
+        def get_property(self, name):
+            return ov.Type.bf16
+
+    monkeypatch.setattr(ov.Core, "compile_model", lambda self, *args, **kwargs: Bf16Compiled())
+    with pytest.raises(ExportError, match="ignored INFERENCE_PRECISION_HINT=f32"):
+        compile_f32(ov, exported[1].result("openvino", "fp32").file)
