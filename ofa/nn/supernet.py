@@ -68,6 +68,11 @@ class OFASupernet(nn.Module):
         self.set_active(cfg)
         return cfg
 
+    def stage_blocks(self, stages) -> list[ElasticMBConv]:
+        """Every block (active or not) of the elastic stages ``stages``."""
+        d = self.space.max_depth
+        return [self.blocks[1 + s * d + i] for s in stages for i in range(d)]
+
     def active_blocks(self) -> list[ElasticMBConv]:
         d = self.space.max_depth
         return [self.blocks[0]] + [self.blocks[1 + s * d + i] for s, depth in enumerate(self.active_depths) for i in range(depth)]
