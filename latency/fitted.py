@@ -112,7 +112,8 @@ def minimum_of_table(space: SearchSpace, base: np.ndarray, block: np.ndarray) ->
     """Exact minimum of ``base[r] + sum of active block[r, slot, k, e]`` over the space (depth per stage)."""
     best = block.reshape(*block.shape[:2], -1).min(axis=2)  # (R, slots): best k/e per slot
     per_stage = best.reshape(len(base), space.n_stages, space.max_depth).cumsum(axis=2)
-    depth_cost = per_stage[:, :, np.asarray(space.d_choices) - 1].min(axis=2)  # (R, stages)
+    last = np.broadcast_to(space.depth_index_table()[None], (len(base), *space.depth_index_table().shape))
+    depth_cost = np.take_along_axis(per_stage, last, axis=2).min(axis=2)  # (R, stages)
     return float((base + depth_cost.sum(axis=1)).min())
 
 

@@ -99,8 +99,7 @@ class BlockIndex:
         r_idx = _to_index(rs, self.resolutions, "resolution r", "the resolutions this table was built for")
         k_idx = _to_index(ks, space.ks_choices, "kernel k", "the space's kernel choices")
         e_idx = _to_index(es, space.e_choices, "expand e", "the space's expand choices")
-        pos = np.arange(space.n_block_slots) % space.max_depth
-        active = pos[None, :] < np.repeat(ds, space.max_depth, axis=1)
+        active = space.active_mask(ds)
         return EncodedConfigs(r_idx, k_idx, e_idx, active)
 
     def sum(self, tables: tuple[np.ndarray, np.ndarray], enc: EncodedConfigs) -> np.ndarray:
