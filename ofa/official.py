@@ -88,10 +88,12 @@ def infer_space(state: dict[str, torch.Tensor]) -> SearchSpace:
         stem = next((v for k, v in state.items() if normalize_key(k) == "first_conv.conv.weight"), None)
     if stem is None:
         raise ArtifactError("checkpoint has no first_conv.conv.weight: not an OFA-MobileNetV3/ProxylessNAS supernet")
+    proxyless = any(normalize_key(k).startswith("feature_mix_layer.bn.") for k in state)
     space_id = _STEMS.get(stem.shape[0])
-    if space_id is None:
-        raise ConfigError(f"cannot infer the official space from a stem of {stem.shape[0]} channels (known: "
-                          f"{ {k: v for k, v in _STEMS.items()} }); pass --space")
+    if space_id is None or space_id.startswith("ofa_proxyless") != proxyless:
+        family = "ProxylessNAS" if proxyless else "MobileNetV3"
+        raise ConfigError(f"no built-in official {family} space has a stem of {stem.shape[0]} channels (known: "
+                          f"{ {k: v for k, v in _STEMS.items()} }); pass --space with the checkpoint's space")
     return get_space(space_id)
 
 

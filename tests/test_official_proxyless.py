@@ -83,3 +83,12 @@ def test_full_size_w1_3_official_keys_and_shapes_all_map_onto_the_space():
     assert net.space == get_space("ofa_proxyless_d234_e346_k357_w1.3")
     assert sum(t.numel() for t in net.state_dict().values() if t.dtype.is_floating_point) == sum(
         torch.Size(v).numel() for k, v in shapes.items() if not k.endswith("num_batches_tracked"))
+
+
+def test_a_proxyless_checkpoint_of_an_unknown_width_asks_for_the_space():
+    from ofa.errors import ConfigError
+    from ofa.official import infer_space, read_checkpoint
+
+    state = read_checkpoint(SMALL / "supernet_state_dict.pt")  # w0.35: a 16-channel stem, as MobileNetV3 w1.0
+    with pytest.raises(ConfigError, match="no built-in official ProxylessNAS space has a stem of 16 channels"):
+        infer_space(state)

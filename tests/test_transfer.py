@@ -18,6 +18,7 @@ from ofa.spaces import get_space
 from ofa.train import load_config, train
 
 TINY = "ofa_tiny_in32_d12_e34_k35_w1.0"
+TINY_P = "ofa_tiny_proxyless_in32_d12_e34_k35_w1.0"
 OFFICIAL = Path("/work/shared/fixtures/ofa_mbv3_reference/supernet_state_dict.pt")
 FAST = ["tensorboard=false", "log_every=1", "checkpoint_every=0", "validation.n_random=0",
         "validation.calib_images=32", "validation.max_images=64"]
@@ -25,14 +26,18 @@ FAST = ["tensorboard=false", "log_every=1", "checkpoint_every=0", "validation.n_
 
 @pytest.fixture(scope="module")
 def imagenet_like(tmp_path_factory) -> Path:
-    """A tiny-space supernet with a 1000-class head and perturbed BN statistics, saved as an artifact."""
+    return _thousand_class_supernet(TINY, tmp_path_factory.mktemp("init"))
+
+
+def _thousand_class_supernet(space_id: str, directory: Path) -> Path:
+    """A supernet of ``space_id`` with a 1000-class head and perturbed BN statistics, saved as an artifact."""
     torch.manual_seed(1)
-    net = OFASupernet(get_space(TINY), num_classes=1000)
+    net = OFASupernet(get_space(space_id), num_classes=1000)
     with torch.no_grad():
         for name, tensor in net.state_dict().items():
             if "running_" in name:
                 tensor.add_(torch.rand_like(tensor) * 0.2)
-    return save_supernet(net, tmp_path_factory.mktemp("init") / "supernet", ModelInfo(num_classes=1000))
+    return save_supernet(net, directory / "supernet", ModelInfo(num_classes=1000))
 
 
 def test_head_only_stage_with_frozen_stages_keeps_them_and_gets_a_new_head(imagenet_like, tmp_path):
@@ -63,6 +68,15 @@ def test_cli_transfers_a_1000_class_supernet_to_the_10_class_digits(imagenet_lik
     assert [s["name"] for s in net.info.config["schedule"]] == ["head", "elastic"]
     sub = ofa.load_subnet(out / "supernet", {"space": TINY, "ks": [3] * 6, "e": [3] * 6, "d": [1, 1, 1], "r": 16})
     assert sub(torch.zeros(1, 3, 16, 16)).shape == (1, 10)
+
+
+def test_a_proxylessnas_family_supernet_transfers_too(tmp_path):
+    init = _thousand_class_supernet(TINY_P, tmp_path)
+    sets = [x for s in [*FAST, "epochs_scale=0.03"] for x in ("--set", s)]
+    result = CliRunner().invoke(app, ["train", "--init", str(init), "--data", "builtin", "--out", str(tmp_path / "run"), *sets])
+    assert result.exit_code == 0, result.output
+    net = ofa.load_supernet(tmp_path / "run" / "supernet")
+    assert net.space.id == TINY_P and net.num_classes == 10 and net.feature_mix is None
 
 
 def test_keeping_a_head_that_does_not_fit_is_a_data_error(imagenet_like, tmp_path):
