@@ -21,16 +21,21 @@ from pathlib import Path
 import torch
 
 from ofa.official import config_from_official, import_official
+from ofa.official_resnet import import_official_resnet, resnet_config_from_official
 from ofa.spaces import SPACES as SPACE_REGISTRY
 from ofa.spaces.builtin import ofa_proxyless
+from ofa.spaces.resnet import OFA_RESNET50, ResNetSpace
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
+from official_fixtures import _width  # noqa: E402
+
 RESULTS = ROOT / "results"
-SPACES = {"proxyless": ofa_proxyless}
 
 
 def parity(directory: Path, space) -> dict:
+    if isinstance(space, ResNetSpace):
+        return resnet_parity(directory, space)
     net = import_official(directory / "supernet_state_dict.pt", space)
     cases = json.loads((directory / "cases.json").read_text())
     inputs = torch.load(directory / "inputs.pt", weights_only=True)
@@ -50,12 +55,43 @@ def parity(directory: Path, space) -> dict:
             "max_abs_diff": worst, "rows": rows}
 
 
+def resnet_parity(directory: Path, space: ResNetSpace) -> dict:
+    net = import_official_resnet(directory / "supernet_state_dict.pt", space)
+    cases = json.loads((directory / "cases.json").read_text())
+    inputs = torch.load(directory / "inputs.pt", weights_only=True)
+    outputs = torch.load(directory / "outputs.pt", weights_only=True)
+    rows = []
+    for i, case in enumerate(cases):
+        cfg = resnet_config_from_official(space, case["d"], case["e"], case["w"], case["resolution"])
+        net.set_active(cfg)
+        with torch.no_grad():
+            ours, extracted = net(inputs[f"x{i}"]), net.extract(cfg)(inputs[f"x{i}"])
+        rows.append({"case": i, "r": case["resolution"], "d": case["d"], "w": case["w"],
+                     "supernet_vs_official_supernet": float((ours - outputs[f"y{i}"]).abs().max()),
+                     "extracted_vs_official_static": float((extracted - outputs[f"s{i}"]).abs().max()),
+                     "official_logit_max_abs": float(outputs[f"y{i}"].abs().max())})
+    worst = max(max(r["supernet_vs_official_supernet"], r["extracted_vs_official_static"]) for r in rows)
+    return {"space": space.id, "cases": len(rows), "resolutions": sorted({r["r"] for r in rows}), "max_abs_diff": worst,
+            "rows": rows}
+
+
+def _resnet(width, resolutions=None) -> ResNetSpace:
+    widths = tuple(width) if isinstance(width, list) else (width,)
+    if widths == OFA_RESNET50.w_choices:
+        return OFA_RESNET50
+    return ResNetSpace(id="ofa_resnet50_w" + "-".join(map(str, widths)), w_choices=widths,
+                       resolutions=tuple(resolutions or OFA_RESNET50.resolutions))
+
+
+SPACES = {"proxyless": ofa_proxyless, "resnet": _resnet}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", type=Path, required=True)
     parser.add_argument("--family", choices=sorted(SPACES), default="proxyless")
     parser.add_argument("--generate", choices=sorted(SPACES), default=None, help="write --dir first (official venv)")
-    parser.add_argument("--width", type=float, default=None, help="default: the directory's meta.json")
+    parser.add_argument("--width", type=_width, default=None, help="default: the directory's meta.json")
     parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--resolutions", type=int, nargs="+", default=[128, 160, 192, 224])
     parser.add_argument("--result", type=Path, default=RESULTS / "official_parity.json")
@@ -67,9 +103,11 @@ def main() -> None:
         generate(args.generate, args.width, args.resolutions, args.dir, args.classes)
     meta = json.loads((args.dir / "meta.json").read_text())
     width = args.width or meta["width_mult"]
-    space = SPACES[args.generate or args.family](width)  # the registered space where it is one (w1.3)
-    if space.id not in SPACE_REGISTRY:
-        space = SPACES[args.generate or args.family](width, resolutions=tuple(args.resolutions))
+    build = SPACES[args.generate or args.family]
+    space = build(width)  # the official space itself where the width is its own (its resolutions 128-224)
+    official = space.id in SPACE_REGISTRY or space == OFA_RESNET50
+    if not official or min(args.resolutions) < min(space.resolutions):
+        space = build(width, resolutions=tuple(args.resolutions))
     entry = parity(args.dir, space) | {"meta": meta, "command": "python " + " ".join(sys.argv),
                                         "seconds": round(time.perf_counter() - t0, 1),
                                         "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
