@@ -101,3 +101,16 @@ def test_full_size_official_keys_and_shapes_all_map_onto_ofa_resnet50():
         torch.save({k: torch.zeros(v) for k, v in shapes.items()}, Path(tmp) / "r50.pth")
         net = import_official_resnet(Path(tmp) / "r50.pth")
     assert net.num_classes == 1000 and len(net.blocks) == 18
+
+
+def test_an_extracted_sub_network_exports_to_onnx_with_parity(tmp_path):
+    from export.api import export_model
+
+    space = OFA_RESNET50
+    torch.manual_seed(0)
+    static = OFAResNet(space, 10).extract(ResNetConfig.smallest(space, 128))
+    report = export_model(static, "onnx", "fp32", tmp_path / "out", calib_data="builtin", calib_images=8, val_images=8,
+                          latency_repeats=2)
+    assert report.results[0].status == "passed" and (tmp_path / "out" / "model_fp32.onnx").is_file()
+    meta = json.loads((tmp_path / "out" / "metadata.json").read_text())
+    assert meta["space"] == "ofa_resnet50" and meta["subnet"]["w"] == [0] * 6

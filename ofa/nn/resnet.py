@@ -153,7 +153,7 @@ class StaticResNet(OFAResNet):
         cfg.validate(space)
         nn.Module.__init__(self)
         bn = dict(eps=space.bn_eps, momentum=space.bn_momentum)
-        self.space, self.num_classes, self.dropout_rate, self.static_config = space, num_classes, dropout, cfg
+        self.space, self.num_classes, self.dropout_rate, self.config = space, num_classes, dropout, cfg
         mid, stem = space.stem_mid_channels(cfg.w[0]), space.stem_channels(cfg.w[1])
         layers = [ConvBN(3, mid, 3, 2, True, bn)] + ([] if cfg.skips_stem_conv(space) else [StemResidual(mid, bn)])
         self.input_stem = nn.ModuleList([*layers, ConvBN(mid, stem, 3, 1, True, bn)])
