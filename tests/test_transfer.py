@@ -137,3 +137,18 @@ def test_zoo_transfer_needs_a_supernet_to_start_from():
 
     with pytest.raises(ConfigError, match="transfer: true fine-tunes a given supernet"):
         load_zoo_config(overrides={"supernet": {"transfer": True}})
+
+
+def test_a_new_head_is_n_0_001_with_zero_bias_and_the_body_is_inherited():
+    from ofa.train.transfer import inherit_weights
+
+    torch.manual_seed(0)
+    start = OFASupernet(get_space(TINY), 1000)
+    with torch.no_grad():
+        start.classifier.bias.fill_(3.0)
+    net = OFASupernet(get_space(TINY), 1000)
+    inherit_weights(net, start, new_head=True)  # same class count, head: new
+    body = {k: v for k, v in start.state_dict().items() if not k.startswith("classifier.")}
+    assert all(torch.equal(net.state_dict()[k], v) for k, v in body.items())
+    assert torch.count_nonzero(net.classifier.bias) == 0
+    assert abs(float(net.classifier.weight.std()) - 0.01) < 0.001 and not torch.equal(net.classifier.weight, start.classifier.weight)
