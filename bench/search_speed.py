@@ -47,9 +47,9 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "table_build_s": build, "
 
 def ours(flops_budget: float, seed: int) -> dict:
     from ofa import get_space
+    from ofa.cost_table import flops_table
     from ofa.search.acc_predictor import AccuracyPredictor
     from ofa.search.constraints import Constraint, additive_cost
-    from ofa.search.cost_table import flops_table
     from ofa.search.encoding import feature_size
     from ofa.search.evolution import EvolutionSettings, evolve
 

@@ -6,7 +6,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from devices.runners import MeasureJob
 from devices.session import DeviceSession
 
 CHECK_SPACE = "ofa_tiny_in32_d12_e34_k35_w1.0"
@@ -16,7 +15,7 @@ def check_device(device) -> dict:
     """Connect, push a tiny model (the tiny space's smallest sub-network), time it, return a report."""
     import torch  # lazy: torch loads only here
 
-    from devices.modelfile import device_shape, export_module
+    from devices.modelfile import export_module, model_job
     from devices.stats import summarize
     from ofa.nn.static import StaticSubnet
     from ofa.spaces import get_space
@@ -30,7 +29,7 @@ def check_device(device) -> dict:
         model = StaticSubnet(space, cfg, 10).eval()
         path = export_module(model, torch.randn(1, 3, cfg.r, cfg.r), Path(tmp) / f"check.{session.model_format}",
                              session.model_format)
-        job = MeasureJob("check", path, device_shape((1, 3, cfg.r, cfg.r), session.layout))
+        job = model_job("check", path, (1, 3, cfg.r, cfg.r), session.layout)
         timings = list(session.measure([job]))
     stats = summarize(timings[0])
     return {"device": session.spec.name, "ok": True, "model": f"{CHECK_SPACE} smallest @ {cfg.r}px ({session.model_format})",

@@ -15,6 +15,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from devices.runners.base import MeasureJob
 from ofa.errors import ConfigError, ExportError
 from ofa.io import atomic_write, atomic_write_bytes
 
@@ -72,3 +73,10 @@ def tflite_input_name(path: Path) -> Optional[str]:
     except ImportError:
         return None
     return Interpreter(model_path=str(path)).get_input_details()[0]["name"]
+
+
+def model_job(job_id: str, path: Path, nchw_shape: tuple[int, ...], layout: str) -> MeasureJob:
+    """The one way to turn a model file into a measuring job (blocks, whole networks, the drift anchor, zoo
+    entries, ``ofa device check``): the input shape in the runner's layout, and a ``.tflite`` file's input name."""
+    name = tflite_input_name(path) if Path(path).suffix == ".tflite" else None
+    return MeasureJob(job_id, Path(path), device_shape(tuple(nchw_shape), layout), name)

@@ -10,11 +10,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from conftest import TINY
 from export.onnx_export import MIN_OPSET, export_onnx, supported_opsets
 from ofa.artifacts import save_subnet
 from ofa.cli.main import app
 from ofa.errors import ConfigError
-from test_export_support import TINY, make_subnet
+from test_export_support import make_subnet
 
 runner = CliRunner()
 

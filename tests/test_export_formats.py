@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import MBV3, TINY
 from export.api import export_model
 from export.formats import EXPORTERS
 from export.metadata import read_onnx_metadata, read_tflite_metadata
 from export.runtimes import LiteRTRunner
 from export.validate import TOLERANCES
-from test_export_support import MBV3, TINY, make_subnet
+from test_export_support import make_subnet
 
 ALL = [(fmt, prec) for fmt in EXPORTERS for prec in EXPORTERS.get(fmt).precisions]
 FAST = dict(calib_images=100, val_images=128, latency_repeats=5)

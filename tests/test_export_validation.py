@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import TINY
 from export.api import export_model
 from export.context import ExportContext, Exported
 from export.formats import EXPORTERS, OnnxExporter, register_exporter
 from export.runtimes import OnnxRuntimeRunner
 from export.validate import compare, judge, tolerance_for
 from ofa.errors import ConfigError, ExportError
-from test_export_support import TINY, make_subnet
+from test_export_support import make_subnet
 
 
 class PerturbedOnnx(OnnxExporter):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import W10
 from latency.fit import fit_model
 from latency.fit_features import feature_tables
 from latency.fitted import FittedLatencyPredictor
@@ -24,7 +25,6 @@ from ofa.subnet import SubnetConfig
 from test_bad_input_support import TINY, write_acc_predictor, write_supernet
 
 FIXTURES = Path(__file__).parent / "fixtures_devices"
-W10 = "ofa_mbv3_d234_e346_k357_w1.0"
 runner = CliRunner()
 FAST_DEVICE = """name: fast-ort
 transport: {kind: local}

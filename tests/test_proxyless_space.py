@@ -16,9 +16,10 @@ from typer.testing import CliRunner
 
 from ofa.cli.main import app
 from ofa.complexity import subnet_cost
+from ofa.cost_table import flops_table, params_table
 from ofa.nn.supernet import OFASupernet
-from ofa.search.cost_table import flops_table, params_table
-from ofa.search.population import Population, sample
+from ofa.population import Population
+from ofa.search.population import sample
 from ofa.spaces import get_space
 from ofa.subnet import SubnetConfig
 from test_bad_input_support import write_acc_predictor, write_supernet

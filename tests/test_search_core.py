@@ -9,12 +9,13 @@ import pytest
 from conftest import MBV3, TINY
 from ofa import InfeasibleError, SubnetConfig, get_space
 from ofa.complexity import subnet_cost
+from ofa.cost_table import flops_table, params_table
+from ofa.population import Population
 from ofa.search.constraints import Constraint, additive_cost
-from ofa.search.cost_table import flops_table, params_table
 from ofa.search.encoding import encode, feature_size
 from ofa.search.evolution import EvolutionSettings, evolve
 from ofa.search.nsga2 import front_2d, hypervolume_2d, non_dominated_ranks, pareto_front
-from ofa.search.population import Population, crossover, mutate, sample
+from ofa.search.population import crossover, mutate, sample
 
 QUICK = EvolutionSettings(population=40, generations=60, seed=0)
 

@@ -20,14 +20,15 @@ import torch
 
 from ofa.errors import ArtifactError, ConfigError
 from ofa.io import atomic_write, atomic_write_json, read_json_file
+from ofa.manifest import ManifestHeader
+from ofa.population import Population
 from ofa.search.encoding import encode, feature_size
-from ofa.search.population import Population
 from ofa.spaces import SearchSpace
 from ofa.subnet import SubnetConfig
-from ofa.version import __version__
 
 WEIGHTS = "predictor.safetensors"
 MANIFEST = "predictor.json"
+HEADER = ManifestHeader("accuracy_predictor", 1)
 
 
 @dataclass
@@ -78,7 +79,7 @@ class AccuracyPredictor:
         tensors = {f"m{m}.w{i}": np.ascontiguousarray(w, dtype=np.float32)
                    for m, weights in enumerate(self.members) for i, w in enumerate(weights)}
         atomic_write(out / WEIGHTS, lambda tmp: save_file(tensors, str(tmp)))
-        atomic_write_json(out / MANIFEST, {"schema_version": 1, "kind": "accuracy_predictor", "tool_version": __version__,
+        atomic_write_json(out / MANIFEST, {**HEADER.fields(),
                                            "space": self.space.model_dump(mode="json"), "target_mean": self.target_mean,
                                            "target_std": self.target_std, "residual_std": self.residual_std,
                                            "report": self.report})
@@ -92,8 +93,7 @@ class AccuracyPredictor:
             raise ArtifactError(f"{path} is not an accuracy predictor directory (no {MANIFEST}); build one with `ofa acc build`")
         fix = f"rebuild it with `ofa acc build` (or restore {path} from a copy)"
         meta = read_json_file(path / MANIFEST, "accuracy predictor manifest", ArtifactError, fix)
-        if meta.get("kind", "accuracy_predictor") != "accuracy_predictor":
-            raise ArtifactError(f"{path / MANIFEST} holds a {meta.get('kind')!r}, not an accuracy predictor; {fix}")
+        HEADER.check(meta, path / MANIFEST, fix)
         numbers = {key: meta.get(key, 0.0 if key == "residual_std" else None)
                    for key in ("target_mean", "target_std", "residual_std")}
         bad = {k: v for k, v in numbers.items() if not _finite(v) or (k != "target_mean" and v < 0)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ofa.search.population import Population, active_mask
+from ofa.population import Population, active_mask
 from ofa.spaces import SearchSpace
 
 

@@ -18,8 +18,9 @@ from typing import Callable
 import numpy as np
 
 from ofa.errors import InfeasibleError
+from ofa.population import Population
 from ofa.search.constraints import Constraint, allowed_resolutions, check_reachable, feasible
-from ofa.search.population import Population, crossover, mutate, sample
+from ofa.search.population import crossover, mutate, sample
 from ofa.spaces import SearchSpace
 
 log = logging.getLogger(__name__)

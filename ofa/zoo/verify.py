@@ -153,13 +153,13 @@ def _zoo(path: Path) -> list[str]:
 def _zoo_entry(path: Path) -> list[str]:
     from ofa.artifacts import MANIFEST, verify_model
     from ofa.io import sha256_file
-    from ofa.zoo.card import CARD_JSON
+    from ofa.zoo.card import CARD_HEADER, CARD_JSON
 
-    files = _json(path / CARD_JSON, "").get("files")
+    fix = f"delete {path} and re-run `ofa zoo` to rebuild the entry"
+    files = CARD_HEADER.check(_json(path / CARD_JSON, ""), path / CARD_JSON, fix).get("files")
     if not files:
         raise ArtifactError(f"{path / CARD_JSON} records no file hashes (an older zoo); delete {path} and re-run "
                             "`ofa zoo` to rebuild it")
-    fix = f"delete {path} and re-run `ofa zoo` to rebuild the entry"
     for rel, meta in files.items():
         file = path / rel
         if not file.is_file():
