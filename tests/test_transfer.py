@@ -152,3 +152,17 @@ def test_a_new_head_is_n_0_001_with_zero_bias_and_the_body_is_inherited():
     assert all(torch.equal(net.state_dict()[k], v) for k, v in body.items())
     assert torch.count_nonzero(net.classifier.bias) == 0
     assert abs(float(net.classifier.weight.std()) - 0.01) < 0.001 and not torch.equal(net.classifier.weight, start.classifier.weight)
+
+
+@pytest.mark.skipif(not OFFICIAL.is_file(), reason="official OFA fixture not present")
+def test_zoo_imports_an_official_checkpoint_and_fine_tunes_it(tmp_path):
+    from ofa.zoo.config import load_zoo_config
+    from ofa.zoo.stages import supernet_stage
+
+    short = ["schedule.head.r=[128]", "schedule.elastic.r=[128]", "batch_size=8", "epochs_scale=0.006",
+             "validation.calib_images=8", "validation.max_images=8"]
+    config = load_zoo_config(overrides={"supernet": {"import_official": str(OFFICIAL), "transfer": True,
+                                                     "train_overrides": [*FAST, *short]}})
+    net = ofa.load_supernet(supernet_stage(config, tmp_path, lambda message: None))
+    assert net.space.id == "ofa_mbv3_d234_e346_k357_w1.0" and net.num_classes == 10  # digits: 10 classes, head kept
+    assert net.info.config["init"] == str(OFFICIAL) and net.info.config["head"] == "auto"
