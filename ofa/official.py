@@ -86,6 +86,10 @@ def infer_space(state: dict[str, torch.Tensor]) -> SearchSpace:
     stem = state.get("first_conv.conv.weight")
     if stem is None:
         stem = next((v for k, v in state.items() if normalize_key(k) == "first_conv.conv.weight"), None)
+    if stem is None and any(normalize_key(k).startswith("input_stem.") for k in state):
+        raise ConfigError("this is an OFA-ResNet checkpoint (input_stem.*): the CLI and training take MobileNetV3 and "
+                          "ProxylessNAS supernets only; load it from Python with "
+                          "ofa.official_resnet.import_official_resnet(path) (see docs/official_spaces.md)")
     if stem is None:
         raise ArtifactError("checkpoint has no first_conv.conv.weight: not an OFA-MobileNetV3/ProxylessNAS supernet")
     proxyless = any(normalize_key(k).startswith("feature_mix_layer.bn.") for k in state)
