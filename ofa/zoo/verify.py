@@ -109,7 +109,8 @@ def _accuracy_predictor(path: Path) -> list[str]:
 
 def _export_dir(path: Path) -> list[str]:
     """Every file the export report says was written: present, with the recorded size and sha256."""
-    from ofa.io import read_json_file, sha256_file
+    from export.report import artifact_size_and_sha256
+    from ofa.io import read_json_file
 
     report = read_json_file(path / "export_report.json", "export report", ArtifactError)
     results = report.get("results")
@@ -122,9 +123,9 @@ def _export_dir(path: Path) -> list[str]:
             checks.append(f"{result.get('format')}/{result.get('precision')}: {result.get('status')}, no file")
             continue
         file = path / Path(str(result["file"])).name  # relative to the report (older reports: a full path)
-        if not file.is_file():
+        if not file.exists():  # a file, or a directory artifact (.mlpackage); an IR's .bin counts with its .xml
             raise ArtifactError(f"{file} is listed in {path / 'export_report.json'} but missing; {fix}")
-        if file.stat().st_size != result.get("size_bytes") or sha256_file(file) != result["sha256"]:
+        if artifact_size_and_sha256(file) != (result.get("size_bytes"), result["sha256"]):
             raise ArtifactError(f"{file} does not match the size/sha256 in {path / 'export_report.json'}: it was "
                                 f"changed after the export; {fix}")
         checks.append(f"{file.name}: sha256 as exported ({result.get('format')}/{result.get('precision')}, "
