@@ -52,8 +52,8 @@ class AdditiveCost:
         flat = best_k_e.argmin(axis=2)  # (R, slots)
         slot_min = np.take_along_axis(best_k_e, flat[..., None], axis=2)[..., 0]  # (R, slots)
         per_stage = slot_min.reshape(len(space.resolutions), space.n_stages, space.max_depth).cumsum(axis=2)
-        depths = np.asarray(space.d_choices) - 1
-        stage_cost = per_stage[:, :, depths]  # (R, stages, D)
+        last = space.depth_index_table()  # (stages, D): a capped stage stops at its cap
+        stage_cost = np.take_along_axis(per_stage, np.broadcast_to(last[None], (len(space.resolutions), *last.shape)), axis=2)
         d_idx = stage_cost.argmin(axis=2)  # (R, stages)
         totals = self.base + np.take_along_axis(stage_cost, d_idx[..., None], axis=2)[..., 0].sum(axis=1)
         r = int(totals.argmin())

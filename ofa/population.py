@@ -59,7 +59,10 @@ class Population:
 def active_mask(space: SearchSpace, d_idx: np.ndarray) -> np.ndarray:
     """(N, slots) boolean: slot i of stage s runs iff its position < d[s]."""
     runs = _runs_by_depth(tuple(space.d_choices), space.max_depth)  # (depth choices, max_depth)
-    return runs[d_idx].reshape(len(d_idx), space.n_block_slots)
+    mask = runs[d_idx].reshape(len(d_idx), space.n_block_slots)
+    if min(space.depth_caps) < space.max_depth:  # a capped stage (ProxylessNAS's last): its extra slots never run
+        mask &= space.active_mask(np.full((1, space.n_stages), space.max_depth))
+    return mask
 
 
 @lru_cache(maxsize=32)

@@ -59,7 +59,7 @@ def test_population_round_trip_and_operators_stay_in_space(tiny):
         child.validate(tiny)
 
 
-@pytest.mark.parametrize("space_id", [TINY, MBV3])
+@pytest.mark.parametrize("space_id", [TINY, MBV3, "ofa_proxyless_d234_e346_k357_w1.3", "ofa_tiny_proxyless_in32_d12_e34_k35_w1.0"])
 def test_cost_tables_equal_per_config_counts(space_id):
     space = get_space(space_id)
     pop = sample(space, 40, np.random.default_rng(1))
