@@ -10,10 +10,11 @@ import torch
 
 pytest.importorskip("coremltools", reason="coremltools is an optional extra: pip install 'ofa-deploy[coreml]'")
 
+from conftest import TINY  # noqa: E402
 from export.api import export_model  # noqa: E402
 from export.coreml_format import check_mlpackage, read_coreml_metadata  # noqa: E402
 from ofa.errors import ArtifactError, ExportError  # noqa: E402
-from test_export_support import TINY, make_subnet  # noqa: E402
+from test_export_support import make_subnet  # noqa: E402
 
 
 @pytest.fixture(scope="module")

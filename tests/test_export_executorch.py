@@ -9,11 +9,12 @@ import pytest
 
 pytest.importorskip("executorch.runtime", reason="ExecuTorch is an optional extra: pip install 'ofa-deploy[executorch]'")
 
+from conftest import TINY  # noqa: E402
 from export.api import export_model  # noqa: E402
 from export.executorch_format import ExecuTorchRunner, read_executorch_metadata  # noqa: E402
 from export.validate import TOLERANCES  # noqa: E402
 from ofa.errors import ExportError  # noqa: E402
-from test_export_support import TINY, make_subnet  # noqa: E402
+from test_export_support import make_subnet  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,12 @@ import pytest
 
 ov = pytest.importorskip("openvino", reason="OpenVINO is an optional extra: pip install 'ofa-deploy[openvino]'")
 
+from conftest import TINY  # noqa: E402
 from export.api import export_model  # noqa: E402
 from export.openvino_format import OpenVINORunner, compile_f32, read_openvino_metadata  # noqa: E402
 from export.validate import TOLERANCES  # noqa: E402
 from ofa.errors import ArtifactError  # noqa: E402
-from test_export_support import TINY, make_subnet  # noqa: E402
+from test_export_support import make_subnet  # noqa: E402
 
 FAST = dict(calib_images=100, val_images=128, latency_repeats=5)
 

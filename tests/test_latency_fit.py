@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from conftest import W10
+from conftest import TINY, W10
 from latency.fit import fit_model
 from latency.fit_features import feature_tables
 from latency.fitted import FittedLatencyPredictor
@@ -22,7 +22,7 @@ from ofa.cli.main import app
 from ofa.errors import ArtifactError, ConfigError, DataError
 from ofa.spaces import get_space
 from ofa.subnet import SubnetConfig
-from test_bad_input_support import TINY, write_acc_predictor, write_supernet
+from test_bad_input_support import write_acc_predictor, write_supernet
 
 FIXTURES = Path(__file__).parent / "fixtures_devices"
 runner = CliRunner()
