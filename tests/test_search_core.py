@@ -95,12 +95,14 @@ def _synthetic_accuracy(space):
     return lambda pop: np.log(flops(pop)) + 0.05 * (pop.ks[:, -2:] == 1).sum(axis=1)
 
 
-def test_evolution_meets_budget_is_seeded_and_near_exhaustive_optimum(tiny, everything):
+@pytest.mark.parametrize("distinct", [False, True])
+def test_evolution_meets_budget_is_seeded_and_near_exhaustive_optimum(tiny, everything, distinct):
     fitness = _synthetic_accuracy(tiny)
     flops = additive_cost("mflops", "MFLOPs", flops_table(tiny, 10))
     budget = float(np.median(flops(everything)))
-    a = evolve(tiny, fitness, [Constraint(flops, budget)], QUICK)
-    b = evolve(tiny, fitness, [Constraint(flops, budget)], QUICK)
+    settings = EvolutionSettings(population=40, generations=60, seed=0, distinct_parents=distinct)
+    a = evolve(tiny, fitness, [Constraint(flops, budget)], settings)
+    b = evolve(tiny, fitness, [Constraint(flops, budget)], settings)
     assert flops(a.best)[0] <= budget
     assert a.best.configs(tiny) == b.best.configs(tiny) and a.fitness == b.fitness
     ok = flops(everything) <= budget

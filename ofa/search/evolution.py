@@ -2,8 +2,8 @@
 
 Defaults as in OFA: population 100, 500 generations, the best 25% are parents; each generation
 breeds 100 children, half mutations (each gene resampled with probability 0.1) and half uniform
-crossovers, and the next parents are the best *distinct* architectures of parents + children (OFA
-keeps repeats, see :func:`_best_distinct`). Children that
+crossovers, and the next parents are the best of parents + children (repeats included, as OFA;
+``distinct_parents=True`` keeps the best distinct architectures instead, see :func:`_best_distinct`). Children that
 break a constraint are replaced by fresh tries in the same vectorised batch, never by an unbounded
 rejection loop: an infeasible budget is detected up front (exact minimum of each cost) and a search
 whose feasible region is too small to fill a population keeps the parents instead of hanging.
@@ -35,6 +35,7 @@ class EvolutionSettings:
     mutation_ratio: float = 0.5
     mutation_prob: float = 0.1
     init_tries: int = 50  # batches of random samples to fill the first population
+    distinct_parents: bool = False  # OFA keeps repeats among the parents; True: the best distinct ones
     seed: int = 0
 
 
@@ -119,7 +120,8 @@ def evolve(space: SearchSpace, fitness: Callable[[Population], np.ndarray], cons
     history.add(0, as_population(space, genes), scores)
     ok = lambda g: feasible(constraints, as_population(space, g))  # noqa: E731
     for gen in range(1, s.generations + 1):
-        order = _best_distinct(scores, keys, n_parents)
+        order = (_best_distinct(scores, keys, n_parents) if s.distinct_parents
+                 else np.argsort(-scores, kind="stable")[:n_parents])
         parents, parent_scores, parent_keys = genes[order], scores[order], [keys[i] for i in order]
         pick = lambda n: parents[rng.integers(0, len(parents), n)]  # noqa: E731
         mutants = _feasible_genes(lambda n: mutate_genes(space, pick(n), s.mutation_prob, rng, r_choices), n_mutate, ok)
@@ -141,8 +143,8 @@ def _best_distinct(scores: np.ndarray, keys: list, n: int) -> list[int]:
     """Indices of the ``n`` best *distinct* architectures (repeats only fill in when fewer than ``n`` exist).
 
     OFA keeps the best ``n`` rows, repeats included: once copies of one network fill the parents, crossover
-    among them breeds the same network again and the search stalls (on bench/search_speed.py, 4 seeds:
-    median best 0.955 with repeats, 0.969 over 6 seeds without)."""
+    among them breeds the same network again and the search can stall (bench/search_speed.py reports both).
+    More distinct parents breed more distinct children, so it costs more predictor queries."""
     first: list[int] = []
     repeats: list[int] = []
     seen: set = set()
