@@ -33,8 +33,9 @@ class AdditiveCost:
     block: np.ndarray  # (R, slots, K, E)
 
     def __call__(self, pop: Population) -> np.ndarray:
-        slots = np.arange(self.space.n_block_slots)[None, :]
-        per_slot = self.block[pop.r[:, None], slots, pop.ks, pop.e]  # (N, slots)
+        _, slots, nk, ne = self.block.shape
+        index = (pop.r[:, None] * slots + np.arange(slots)) * (nk * ne) + pop.ks * ne + pop.e  # into block.ravel()
+        per_slot = self.block.reshape(-1).take(index)  # (N, slots): one flat gather, not a 4-array fancy index
         return self.base[pop.r] + (per_slot * active_mask(self.space, pop.d)).sum(axis=1)
 
     def config_cost(self, cfg: SubnetConfig) -> float:
