@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= dev,tflite,report,search
+EXTRAS ?= dev,tflite,report,search,openvino,executorch,coreml
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
 .PHONY: install demo lint test test-fast bench clean

@@ -27,13 +27,14 @@ import numpy as np
 from ofa.artifacts import load_supernet
 from ofa.data import open_dataset
 from ofa.io import sha256_file
+from ofa.population import Population
 from ofa.search.acc_predictor import fit_and_evaluate
 from ofa.search.accuracy_table import SubnetEvaluator, build_accuracy_table
 from ofa.search.constraints import Constraint, Cost
 from ofa.search.evolution import EvolutionSettings, evolve
 from ofa.search.latency_costs import load_latency_cost
 from ofa.search.nsga2 import front_2d, hypervolume_2d, pareto_front
-from ofa.search.population import Population, sample
+from ofa.search.population import sample
 from ofa.spaces import get_space
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -41,11 +41,11 @@ import machine  # noqa: E402
 from search_quality import Reduced, chunked, front_hv, reduced_cost  # noqa: E402
 
 from ofa.artifacts import read_manifest  # noqa: E402
+from ofa.population import Population  # noqa: E402
 from ofa.search.acc_predictor import AccuracyPredictor  # noqa: E402
 from ofa.search.constraints import Constraint  # noqa: E402
 from ofa.search.evolution import EvolutionSettings  # noqa: E402
 from ofa.search.latency_costs import load_latency_cost  # noqa: E402
-from ofa.search.population import Population  # noqa: E402
 from ofa.search.strategies import STRATEGIES, run_strategy  # noqa: E402
 from ofa.spaces import SearchSpace  # noqa: E402
 

@@ -5,7 +5,8 @@ Usage on the device:
     python3 bench_script.py --fingerprint               # one JSON line describing the device
     python3 bench_script.py JOBS.json                   # time every model listed in JOBS.json
 
-JOBS.json: {"runtime": "onnxruntime"|"litert"|"pytorch", "threads": 1, "warmup": 10, "repeats": 50,
+JOBS.json: {"runtime": "onnxruntime"|"litert"|"pytorch"|"openvino"|"executorch"|"coreml", "options": {...},
+            "threads": 1, "warmup": 10, "repeats": 50,
             "rounds": 5, "anchor": {"path": ..., "input_shape": [...]} or null,
             "models": [{"id": "...", "path": "relative/or/absolute", "input_shape": [1, 3, 224, 224]}]}
 Output: JSON lines, first {"event": "fingerprint", ...}, then one {"event": "result", "id", "samples_ms",
@@ -58,6 +59,20 @@ def runtime_version(runtime):
         if runtime == "pytorch":
             import torch
             return "torch " + torch.__version__
+        if runtime == "openvino":
+            import openvino
+            return "openvino " + openvino.__version__.split("-")[0] + " (CPU, f32 inference precision)"
+        if runtime == "executorch":
+            from importlib.metadata import version
+
+            import executorch.runtime  # noqa: F401  (the pybindings must load, not only the package)
+            return "executorch " + version("executorch") + " (XNNPACK)"
+        if runtime == "coreml":
+            import coremltools
+            mac = platform.mac_ver()[0]
+            if not mac:
+                return "unavailable: Core ML predictions need macOS (coremltools %s found)" % coremltools.__version__
+            return "coremltools %s (macOS %s)" % (coremltools.__version__, mac)
     except Exception as exc:  # reported, not fatal: the fingerprint says what is missing
         return "unavailable: %s" % exc
     return "unknown runtime " + runtime
@@ -118,7 +133,50 @@ def make_pytorch(path, shape, threads):
     return run
 
 
-RUNTIMES = {"onnxruntime": make_onnxruntime, "litert": make_litert, "pytorch": make_pytorch}
+def make_openvino(path, shape, threads):
+    """OpenVINO CPU with f32 inference precision forced (the CPU plugin runs bf16 where the CPU has it)."""
+    import openvino
+    config = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1}
+    compiled = openvino.Core().compile_model(path, "CPU", config)
+    applied = compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
+    if applied != "f32":
+        raise RuntimeError("OpenVINO ignored INFERENCE_PRECISION_HINT=f32 (runs %s)" % applied)
+    request = compiled.create_infer_request()
+    x = _input_array(shape)
+    return lambda: request.infer([x])
+
+
+def make_executorch(path, shape, threads):
+    """ExecuTorch runtime (XNNPACK delegate) over a .pte program; its threadpool set to ``threads``."""
+    import torch
+    from executorch.extension.pybindings import portable_lib
+    from executorch.runtime import Runtime
+    portable_lib._unsafe_reset_threadpool(threads)
+    method = Runtime.get().load_program(path).load_method("forward")
+    x = torch.from_numpy(_input_array(shape))
+    return lambda: method.execute([x])
+
+
+OPTIONS = {}  # the runner's options from JOBS.json (coreml: compute_units)
+
+
+def make_coreml(path, shape, threads):
+    """Core ML through coremltools on macOS: a zipped .mlpackage, unpacked next to it, on ``compute_units``."""
+    import tempfile
+    import zipfile
+
+    import coremltools
+    target = tempfile.mkdtemp(prefix="ofa-coreml-")
+    with zipfile.ZipFile(path) as archive:
+        archive.extractall(target)
+    units = getattr(coremltools.ComputeUnit, OPTIONS.get("compute_units", "ALL"))
+    model = coremltools.models.MLModel(os.path.join(target, "model.mlpackage"), compute_units=units)
+    feed = {model.get_spec().description.input[0].name: _input_array(shape)}
+    return lambda: model.predict(feed)
+
+
+RUNTIMES = {"onnxruntime": make_onnxruntime, "litert": make_litert, "pytorch": make_pytorch,
+            "openvino": make_openvino, "executorch": make_executorch, "coreml": make_coreml}
 
 
 def timed_runs(run, count):
@@ -161,6 +219,7 @@ def run_jobs(job_path):
         emit({"event": "error", "id": None, "message": "unknown runtime %r; known: %s" % (runtime, sorted(RUNTIMES))})
         return 3
     emit(fingerprint(runtime))
+    OPTIONS.update(jobs.get("options") or {})
     base = os.path.dirname(os.path.abspath(job_path))
     threads = int(jobs.get("threads", 1))
 

@@ -6,7 +6,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from devices.runners import MeasureJob
 from devices.session import DeviceSession
 
 CHECK_SPACE = "ofa_tiny_in32_d12_e34_k35_w1.0"
@@ -19,7 +18,7 @@ def check_device(device, write_model=None) -> dict:
     passes the int8 micro-model writer, which lives above this layer); by default the fp32 file is used."""
     import torch  # lazy: torch loads only here
 
-    from devices.modelfile import device_shape, export_module
+    from devices.modelfile import export_module, model_job
     from devices.stats import summarize
     from ofa.nn.static import StaticSubnet
     from ofa.spaces import get_space
@@ -38,7 +37,7 @@ def check_device(device, write_model=None) -> dict:
         else:
             precision = "fp32"
             export_module(model, torch.randn(1, 3, cfg.r, cfg.r), path, session.model_format)
-        job = MeasureJob("check", path, device_shape((1, 3, cfg.r, cfg.r), session.layout))
+        job = model_job("check", path, (1, 3, cfg.r, cfg.r), session.layout)
         timings = list(session.measure([job]))
     stats = summarize(timings[0])
     return {"device": session.spec.name, "ok": True, "model": f"{CHECK_SPACE} smallest @ {cfg.r}px ({session.model_format}, {precision})",

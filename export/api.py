@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -20,10 +21,10 @@ import torch
 from torch import nn
 
 from export.context import ExportContext, Exported
-from export.report import ExportReport, FormatResult
+from export.report import ExportReport, FormatResult, artifact_size_and_sha256
 from export.validate import compare, judge, tolerance_for
 from ofa.errors import ConfigError, ExportError
-from ofa.io import atomic_write_json, sha256_file
+from ofa.io import atomic_write_json
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (description, step done, total steps)
@@ -93,12 +94,18 @@ def _export_one(ctx: ExportContext, exporter, precision: str, reference: np.ndar
         result.checks, result.engine = exported.checks, exported.engine
         tol = tolerance_for(exported.tolerance)
         result.tolerance = {"precision": exported.tolerance, **tol.to_dict()}
+        if exported.runner is None:  # structural checks passed in export(); runtime parity named as unverified
+            result.runtime_parity = f"unverified ({exported.unverified or 'no runtime for this format here'})"
+            raise _Unverified
         runner = exported.runner()
         metrics = compare(reference, run_batch(runner, ctx.validation), labels)
         result.outputs = {"logits": metrics}
         result.failures = judge("logits", metrics, tol)
         result.latency = {**measure_latency(runner, ctx.validation[:1], repeats=repeats), "threads": ctx.threads,
                           "runtime": exported.runtime}
+        result.runtime_parity = "verified"
+    except _Unverified:
+        pass
     except ExportError as exc:
         result.failures = [str(exc)]
     result.status = "passed" if not result.failures else ("mismatch" if allow_mismatch and result.file else "failed")
@@ -108,22 +115,35 @@ def _export_one(ctx: ExportContext, exporter, precision: str, reference: np.ndar
     return result
 
 
+class _Unverified(Exception):
+    """Leaves validation early for a file no runtime here can run (its report says so)."""
+
+
 def _publish(result: FormatResult, staging: Path, out: Path) -> None:
     """Move the result's files from staging to ``out`` (or delete them and any stale copy when failed)."""
     for file in sorted(staging.iterdir()):
         target = out / file.name
         if result.status == "failed":
-            file.unlink()
-            target.unlink(missing_ok=True)
+            _remove(file)
+            _remove(target)
             continue
+        if target.is_dir():  # a directory artifact (.mlpackage) from an earlier run: replaced whole
+            shutil.rmtree(target)
         os.replace(file, target)
     if result.file:
         target = out / Path(result.file).name
-        result.file = str(target) if target.is_file() else None
+        result.file = str(target) if target.exists() else None
         if result.file:
-            result.size_bytes, result.sha256 = target.stat().st_size, sha256_file(target)
+            result.size_bytes, result.sha256 = artifact_size_and_sha256(target)
     if result.engine and result.engine.get("engine_path"):
         result.engine["engine_path"] = str(out / Path(result.engine["engine_path"]).name)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _raise_on_failures(report: ExportReport, path: Path) -> None:

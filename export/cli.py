@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
 def export_cmd(
     subnet: Path = typer.Argument(..., help="Extracted sub-network directory, or a supernet directory with --subnet."),
     out_dir: Path = typer.Option(..., "--out", help="Directory for the exported files and export_report.json."),
-    formats: str = typer.Option("onnx", "--format", help="Comma-separated formats: onnx, tflite, tensorrt."),
+    formats: str = typer.Option("onnx", "--format", help="Comma-separated formats: onnx, tflite, tensorrt, openvino, executorch, coreml."),
     precision: str = typer.Option("fp32", "--precision", help="Comma-separated precisions: fp32, fp16, int8."),
     subnet_config: Optional[Path] = typer.Option(None, "--subnet", help="Sub-network config JSON (with a supernet directory)."),
     calib_data: str = typer.Option("builtin", "--calib-data", help="Images for int8 calibration and validation: "
@@ -33,7 +33,7 @@ def export_cmd(
     trt_device: Optional[str] = typer.Option(None, "--trt-device", help="Build TensorRT engines with trtexec on this device "
                                              "(catalog name or YAML; e.g. a Jetson over SSH) instead of locally."),
 ) -> None:
-    """Export a sub-network to ONNX / TFLite / TensorRT, each validated against PyTorch on real images."""
+    """Export a sub-network to ONNX / TFLite / TensorRT / OpenVINO / ExecuTorch / Core ML, each validated against PyTorch on real images."""
     _run(subnet, out_dir, formats, precision, subnet_config, calib_data, calib_images, val_images,
          nhwc, allow_mismatch, opset, dynamic_batch, threads, as_json, trt_device)
 
@@ -84,4 +84,4 @@ def _row(result) -> dict:
             "max_abs_diff": metrics.get("max_abs_diff"), "top1_agree": metrics.get("top1_agreement"),
             "acc_drop": metrics.get("accuracy_drop"),
             "latency_ms": result.latency["median_ms"] if result.latency else None,
-            "engine": engine.get("status")}
+            "engine": engine.get("status"), "runtime_parity": result.runtime_parity}

@@ -49,9 +49,10 @@ class Exported:
     """A written file and how to validate it."""
 
     path: Path
-    runner: Callable[[], Callable[[np.ndarray], np.ndarray]] | None  # factory of the runtime that runs it
+    runner: Callable[[], Callable[[np.ndarray], np.ndarray]] | None  # factory of the runtime; None: see unverified
     runtime: str  # name of that runtime
     tolerance: str  # precision whose tolerance applies to what the runtime runs
     checks: dict = field(default_factory=dict)  # format-specific checks (TensorRT readiness)
     engine: dict | None = None  # TensorRT engine result: built / skipped with the reason
     notes: list[str] = field(default_factory=list)
+    unverified: str | None = None  # why no runtime can run the file here (runner None): reported, never skipped

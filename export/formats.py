@@ -61,4 +61,7 @@ class TFLiteExporter:
 register_exporter(OnnxExporter())
 register_exporter(TFLiteExporter())
 
+import export.coreml_format  # noqa: E402,F401  (registers "coreml"; coremltools is an optional extra)
+import export.executorch_format  # noqa: E402,F401  (registers "executorch"; the runtime is an optional extra)
+import export.openvino_format  # noqa: E402,F401  (registers "openvino"; the runtime is an optional extra)
 import export.tensorrt_format  # noqa: E402,F401  (registers "tensorrt")

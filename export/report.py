@@ -9,13 +9,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ofa.io import atomic_write_json
+from ofa.io import atomic_write_json, sha256_file
 from ofa.version import __version__
 
 REPORT_SCHEMA = 1
 REPORT_NAME = "export_report.json"
 _TOOLS = ("torch", "onnx", "onnxscript", "onnxruntime", "litert-torch", "ai-edge-litert", "ai-edge-quantizer",
-          "tflite-runtime", "tensorrt", "polygraphy")
+          "tflite-runtime", "tensorrt", "polygraphy", "openvino", "nncf", "executorch", "coremltools")
 
 
 @dataclass
@@ -37,6 +37,7 @@ class FormatResult:
     engine: dict | None = None
     notes: list[str] = field(default_factory=list)
     seconds: float | None = None
+    runtime_parity: str | None = None  # "verified" (ran in its runtime on real images) or "unverified (why)"
 
 
 @dataclass
@@ -76,6 +77,28 @@ class ExportReport:
 
     def write(self, path: "str | Path | None" = None) -> Path:
         return atomic_write_json(path or Path(self.out_dir) / REPORT_NAME, self.to_dict())
+
+
+def artifact_files(path: Path) -> list[Path]:
+    """The files one exported artifact consists of: a directory's files (``.mlpackage``), an OpenVINO
+    ``.xml`` with its ``.bin`` weights, or the file alone."""
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file())
+    weights = path.with_suffix(".bin")
+    return [path, weights] if path.suffix == ".xml" and weights.is_file() else [path]
+
+
+def artifact_size_and_sha256(path: Path) -> tuple[int, str]:
+    """Total bytes of the artifact's files, and the file's sha256 (of ``name sha256`` lines when several)."""
+    import hashlib
+
+    files = artifact_files(path)
+    size = sum(f.stat().st_size for f in files)
+    if files == [path]:
+        return size, sha256_file(path)
+    lines = "".join(f"{f.relative_to(path if path.is_dir() else path.parent).as_posix()} {sha256_file(f)}\n"
+                    for f in files)
+    return size, hashlib.sha256(lines.encode()).hexdigest()
 
 
 def tool_versions() -> dict[str, str]:

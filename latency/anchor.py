@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from devices.modelfile import device_shape, tflite_input_name
+from devices.modelfile import model_job
 from devices.runners import MeasureJob
 from devices.session import DeviceSession
 from latency.blocks import LutBlock, enumerate_blocks, slot_blocks
@@ -45,6 +45,4 @@ def anchor_job(block: Optional[LutBlock], space: SearchSpace, cache: ModelCache,
     """The anchor as a measurement job for this session (None when there is none or the runner can't use it)."""
     if block is None or not session.uses_anchor:
         return None
-    path = cache.block(block, space)
-    return MeasureJob(ANCHOR_JOB_ID, path, device_shape(block.input_shape, session.layout),
-                      tflite_input_name(path) if cache.fmt == "tflite" else None)
+    return model_job(ANCHOR_JOB_ID, cache.block(block, space), block.input_shape, session.layout)

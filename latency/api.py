@@ -4,8 +4,8 @@
     pred = load_predictor("luts/local-ort", kind="auto")      # calibrated if calibration data exists
     result = pred.predict(configs)                               # LatencyPrediction(mean_ms, std_ms) arrays
     # search loops over arrays can skip SubnetConfig objects entirely:
-    enc = pred.index.encode_arrays(ks, e, d, r)                  # (N, slots), (N, slots), (N, stages), (N,)
-    result = pred.predict_encoded(enc)
+    pop = pred.index.encode_arrays(ks, e, d, r)                  # (N, slots), (N, slots), (N, stages), (N,)
+    result = pred.predict_population(pop)                        # or pred.additive()(pop): the mean alone
 """
 
 from __future__ import annotations

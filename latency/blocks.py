@@ -1,7 +1,10 @@
 """Every distinct block a space can produce, named with OFA's latency-table keys.
 
 A network is stem -> first block -> MBConv blocks -> head (final expand conv, average pool, feature
-mix conv, classifier), as in OFA's ``LatencyTable.predict_network_latency``. The block at a slot
+mix conv (MobileNetV3 only), classifier), as in OFA's ``LatencyTable.predict_network_latency``. Slots past a
+capped stage's ``max_blocks`` (ProxylessNAS's one-block last stage) reuse the stage's first block's key,
+so every slot has one and nothing extra is profiled; no sub-network runs them: the predictors mask them out
+(``SearchSpace.active_mask``). The block at a slot
 depends only on (stage, first-in-stage or not, kernel, expand, resolution), so a space has
 ``1 + 1 + stages x 2 x |k| x |e| + 4`` blocks per resolution: 96 for OFA-MobileNetV3.
 
@@ -90,14 +93,17 @@ def stem_block(space: SearchSpace, r: int) -> LutBlock:
 
 
 def head_blocks(space: SearchSpace, r: int, size: int, last_channels: int, num_classes: int) -> list[LutBlock]:
-    fe, fm = space.final_expand_channels, space.feature_mix_channels
-    return [
+    fe, fm, act = space.final_expand_channels, space.feature_mix_channels, space.head_act
+    blocks = [
         LutBlock(f"Conv_1-input:{_hwc(size, last_channels)}-output:{_hwc(size, fe)}", "final_expand", r, size,
-                 last_channels, size, fe, act="h_swish"),
+                 last_channels, size, fe, act=act),
         LutBlock(f"AvgPool2D-input:{_hwc(size, fe)}-output:{_hwc(1, fe)}", "pool", r, size, fe, 1, fe, act="none"),
-        LutBlock(f"Conv_2-input:{_hwc(1, fe)}-output:{_hwc(1, fm)}", "feature_mix", r, 1, fe, 1, fm, act="h_swish"),
-        LutBlock(f"Logits-input:{_hwc(1, fm)}-output:{num_classes}", "classifier", r, 1, fm, 1, num_classes, act="none"),
     ]
+    if fm:  # MobileNetV3's conv after pooling (ProxylessNAS has none)
+        blocks.append(LutBlock(f"Conv_2-input:{_hwc(1, fe)}-output:{_hwc(1, fm)}", "feature_mix", r, 1, fe, 1, fm, act=act))
+    c = space.classifier_in_channels
+    return [*blocks, LutBlock(f"Logits-input:{_hwc(1, c)}-output:{num_classes}", "classifier", r, 1, c, 1, num_classes,
+                              act="none")]
 
 
 def fixed_blocks(space: SearchSpace, r: int, num_classes: int) -> list[LutBlock]:
@@ -122,6 +128,9 @@ def slot_blocks(space: SearchSpace, r: int) -> dict[tuple[int, int, int], LutBlo
             block_size = size
             for k in space.ks_choices:
                 for e in space.e_choices:
+                    if not space.slot_exists(slot0):  # never runs (masked): reuse the stage's first block, no new key
+                        out[(slot0, k, e)] = out[(stage_idx * space.max_depth, k, e)]
+                        continue
                     spec = stage_block_spec(space, slot0 + 1, block_in, k, e, block_size)
                     out[(slot0, k, e)] = mbconv_block(spec, r)
             if pos == 0:

@@ -10,7 +10,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from devices.modelfile import device_shape, tflite_input_name
+from devices.modelfile import model_job
 from devices.runners import MeasureJob
 from devices.session import DeviceSession
 from devices.stats import summarize
@@ -131,6 +131,4 @@ def measure_subnets(session: DeviceSession, space: SearchSpace, configs: Sequenc
 
 
 def subnet_job(space: SearchSpace, cfg: SubnetConfig, cache: ModelCache, session: DeviceSession, num_classes: int) -> MeasureJob:
-    path = cache.subnet(space, cfg, num_classes)
-    shape = device_shape((1, 3, cfg.r, cfg.r), session.layout)
-    return MeasureJob(cfg.to_json(), path, shape, tflite_input_name(path) if cache.fmt == "tflite" else None)
+    return model_job(cfg.to_json(), cache.subnet(space, cfg, num_classes), (1, 3, cfg.r, cfg.r), session.layout)

@@ -22,7 +22,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from latency.fit_features import FAMILIES, feature_tables
-from latency.fitted import FittedLatencyPredictor, minimum_of_table
+from latency.fitted import FittedLatencyPredictor
 from latency.index import BlockIndex
 from latency.measurements import Measurements
 from latency.table import now, tool_version
@@ -85,7 +85,7 @@ def choose_family(data: Measurements, index: BlockIndex, families: Sequence[str]
         summary = {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
         coef, intercept = fit_family(family, x, y)
         base, block = tables[0] @ coef + intercept, tables[1] @ coef
-        minimum = minimum_of_table(index.space, base, block)
+        minimum = index.additive(base, block).minimum()[0]
         results[family] = {"cv": summary, "features": names, "coef": coef, "intercept": intercept, "base": base,
                            "block": block, "min_predicted_ms": minimum, "cv_pred": cv, "valid": bool(minimum > 0)}
     valid = [f for f in families if results[f]["valid"]]

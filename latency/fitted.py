@@ -25,14 +25,17 @@ from typing import Any
 import numpy as np
 
 from devices.stats import BUDGET_STATS
-from latency.index import BlockIndex, EncodedConfigs
-from latency.predictors import LatencyPrediction, LatencyPredictor
+from latency.index import BlockIndex
+from latency.predictors import LatencyPredictor
 from ofa.errors import ArtifactError, ConfigError
 from ofa.io import atomic_write, atomic_write_json, read_json_file, sha256_file
-from ofa.spaces import SearchSpace, get_space
+from ofa.manifest import ManifestHeader
+from ofa.population import Population
+from ofa.spaces import get_space
 
 KIND = "latency-predictor"
 SCHEMA_VERSION = 1
+HEADER = ManifestHeader(KIND, SCHEMA_VERSION)
 MANIFEST_FILE, WEIGHTS_FILE, REPORT_FILE = "manifest.json", "weights.npz", "report.json"
 
 
@@ -58,13 +61,15 @@ class FittedLatencyPredictor(LatencyPredictor):
         self.base_ms, self.block_ms = np.asarray(base_ms, float), np.asarray(block_ms, float)
         self.rel_std, self.manifest = float(rel_std), dict(manifest or {})
 
-    def predict_encoded(self, enc: EncodedConfigs) -> LatencyPrediction:
-        mean = self.index.sum((self.base_ms[:, None], self.block_ms[..., None]), enc)[:, 0]
-        return LatencyPrediction(mean, self.rel_std * np.abs(mean))
+    def tables(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.base_ms, self.block_ms
+
+    def spread(self, pop: Population, mean: np.ndarray) -> np.ndarray:
+        return self.rel_std * np.abs(mean)
 
     def minimum_ms(self) -> float:
         """The smallest latency this model predicts for any network of the space (exact: it is a table)."""
-        return minimum_of_table(self.index.space, self.base_ms, self.block_ms)
+        return self.additive().minimum()[0]
 
     def describe(self) -> dict:
         keys = ("family", "statistic", "n_measurements", "device")
@@ -76,7 +81,7 @@ class FittedLatencyPredictor(LatencyPredictor):
         directory = Path(directory)
         atomic_write(directory / WEIGHTS_FILE, lambda tmp: _save_npz(tmp, self.base_ms, self.block_ms))
         atomic_write_json(directory / REPORT_FILE, report)
-        manifest = self.manifest | {"kind": KIND, "schema_version": SCHEMA_VERSION, "space": self.space.id,
+        manifest = self.manifest | HEADER.fields() | {"space": self.space.id,
                                     "resolutions": list(self.index.resolutions), "num_classes": self.index.num_classes,
                                     "rel_std": self.rel_std, "weights_file": WEIGHTS_FILE,
                                     "weights_sha256": sha256_file(directory / WEIGHTS_FILE)}
@@ -89,8 +94,7 @@ class FittedLatencyPredictor(LatencyPredictor):
         directory = Path(directory)
         fix = "fit it again with `ofa latency fit MEASUREMENTS --space SPACE --out DIR`"
         manifest = read_json_file(directory / MANIFEST_FILE, "latency predictor manifest", ArtifactError, fix)
-        if manifest.get("kind") != KIND:
-            raise ArtifactError(f"{directory} holds a {manifest.get('kind')!r} artifact, not a fitted latency predictor")
+        HEADER.check(manifest, directory / MANIFEST_FILE, fix)
         _check_manifest(manifest, directory, fix)
         weights = directory / WEIGHTS_FILE
         if not weights.is_file() or sha256_file(weights) != manifest["weights_sha256"]:
@@ -106,14 +110,6 @@ class FittedLatencyPredictor(LatencyPredictor):
         if not model.minimum_ms() > 0:
             raise ArtifactError(f"{weights}: the model predicts {model.minimum_ms():.3g} ms for some network; {fix}")
         return model
-
-
-def minimum_of_table(space: SearchSpace, base: np.ndarray, block: np.ndarray) -> float:
-    """Exact minimum of ``base[r] + sum of active block[r, slot, k, e]`` over the space (depth per stage)."""
-    best = block.reshape(*block.shape[:2], -1).min(axis=2)  # (R, slots): best k/e per slot
-    per_stage = best.reshape(len(base), space.n_stages, space.max_depth).cumsum(axis=2)
-    depth_cost = per_stage[:, :, np.asarray(space.d_choices) - 1].min(axis=2)  # (R, stages)
-    return float((base + depth_cost.sum(axis=1)).min())
 
 
 def _save_npz(tmp: Path, base: np.ndarray, block: np.ndarray) -> None:
@@ -145,9 +141,6 @@ def _check_manifest(manifest: dict, directory: Path, fix: str) -> None:
         ok = isinstance(value, (int, float)) if kind is float else isinstance(value, kind)
         if isinstance(value, bool) or not ok:
             raise ArtifactError(f"{directory / MANIFEST_FILE}: field {key!r} must be a {kind.__name__}, got {value!r}; {fix}")
-    if manifest["schema_version"] > SCHEMA_VERSION:
-        raise ArtifactError(f"{directory} uses predictor schema {manifest['schema_version']}; this tool reads up to "
-                            f"{SCHEMA_VERSION}. Upgrade ofa-deploy.")
     if manifest["statistic"] not in BUDGET_STATS or not (math.isfinite(manifest["rel_std"]) and manifest["rel_std"] >= 0):
         raise ArtifactError(f"{directory / MANIFEST_FILE}: statistic {manifest['statistic']!r} / rel_std "
                             f"{manifest['rel_std']!r} invalid; {fix}")

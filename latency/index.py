@@ -2,40 +2,24 @@
 
 :class:`BlockIndex` maps every (resolution, slot, kernel, expand) of a space to a table key once.
 Any per-block quantity (a latency mean, a variance, a feature vector) is then gathered into two
-dense arrays, ``fixed[r]`` and ``slots[r, slot, k, e]``, and a population of configs is summed with
-one fancy-indexing expression. :class:`EncodedConfigs` holds configs as index arrays; search code
-that keeps its population as arrays can build one with :func:`encode_arrays` and skip Python objects.
+dense arrays, ``fixed[r]`` and ``slots[r, slot, k, e]`` (rows: the table's resolutions), and a
+:class:`~ofa.population.Population` (the one encoding of configs, shared with search) is summed with one
+fancy-indexing expression. :meth:`BlockIndex.additive` turns such arrays into the project's one additive
+cost table, :class:`~ofa.cost_table.AdditiveCost`, indexed by the space's resolutions.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from latency.blocks import fixed_blocks, slot_blocks
+from ofa.cost_table import AdditiveCost
 from ofa.errors import ArtifactError, ConfigError
+from ofa.population import Population, active_mask
 from ofa.spaces import SearchSpace
 from ofa.subnet import SubnetConfig
-
-
-@dataclass(frozen=True)
-class EncodedConfigs:
-    """A population as index arrays: ``r_idx (N,)``, ``k_idx/e_idx/active (N, slots)``."""
-
-    r_idx: np.ndarray
-    k_idx: np.ndarray
-    e_idx: np.ndarray
-    active: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.r_idx)
-
-    @property
-    def n_blocks(self) -> np.ndarray:
-        """Number of elastic blocks each config runs."""
-        return self.active.sum(axis=1)
 
 
 class BlockIndex:
@@ -50,7 +34,11 @@ class BlockIndex:
         for r in self.resolutions:
             blocks = slot_blocks(space, r)
             self.slot_keys.append([[[blocks[(s, k, e)].key for e in es] for k in ks] for s in range(space.n_block_slots)])
-        self._r_lookup = {r: i for i, r in enumerate(self.resolutions)}
+        in_space = {r: i for i, r in enumerate(space.resolutions)}
+        self._rows = np.full(len(space.resolutions), -1)  # space resolution index -> table row (-1: not built)
+        for row, r in enumerate(self.resolutions):
+            if r in in_space:
+                self._rows[in_space[r]] = row
 
     @property
     def n_fixed(self) -> int:
@@ -80,8 +68,8 @@ class BlockIndex:
                                 f"{list(self.resolutions)}, e.g. {missing[0]}; build them with `ofa lut build` (it resumes)")
         return fixed, slots
 
-    def encode(self, configs: Sequence[SubnetConfig]) -> EncodedConfigs:
-        """Index arrays for a list of configs (about 10 us per config; see :func:`encode_arrays`)."""
+    def encode(self, configs: Sequence[SubnetConfig]) -> Population:
+        """The population of a list of configs (about 10 us per config; see :meth:`encode_arrays`)."""
         if not configs:
             raise ConfigError("no sub-network configs to encode")
         ks = np.array([c.ks for c in configs])
@@ -90,25 +78,48 @@ class BlockIndex:
         rs = np.array([c.r for c in configs])
         return self.encode_arrays(ks, es, ds, rs)
 
-    def encode_arrays(self, ks: np.ndarray, es: np.ndarray, ds: np.ndarray, rs: np.ndarray) -> EncodedConfigs:
-        """Index arrays from value arrays: ``ks, es (N, slots)``, ``ds (N, stages)``, ``rs (N,)``."""
+    def encode_arrays(self, ks: np.ndarray, es: np.ndarray, ds: np.ndarray, rs: np.ndarray) -> Population:
+        """A population from value arrays ``ks, es (N, slots)``, ``ds (N, stages)``, ``rs (N,)``, checked
+        against the space's choices and the resolutions this table was built for."""
         space = self.space
         ks, es, ds, rs = (np.asarray(a, dtype=np.int64) for a in (ks, es, ds, rs))
         if ks.shape != es.shape or ks.ndim != 2 or ks.shape[1] != space.n_block_slots or ds.shape != (len(ks), space.n_stages):
             raise ConfigError(f"config arrays must be ks/e (N, {space.n_block_slots}), d (N, {space.n_stages}), r (N,)")
-        r_idx = _to_index(rs, self.resolutions, "resolution r", "the resolutions this table was built for")
-        k_idx = _to_index(ks, space.ks_choices, "kernel k", "the space's kernel choices")
-        e_idx = _to_index(es, space.e_choices, "expand e", "the space's expand choices")
-        pos = np.arange(space.n_block_slots) % space.max_depth
-        active = pos[None, :] < np.repeat(ds, space.max_depth, axis=1)
-        return EncodedConfigs(r_idx, k_idx, e_idx, active)
+        _to_index(rs, self.resolutions, "resolution r", "the resolutions this table was built for")
+        return Population(_to_index(ks, space.ks_choices, "kernel k", "the space's kernel choices"),
+                          _to_index(es, space.e_choices, "expand e", "the space's expand choices"),
+                          _to_index(ds, space.d_choices, "depth d", "the space's depth choices"),
+                          _to_index(rs, space.resolutions, "resolution r", "the space's resolutions"))
 
-    def sum(self, tables: tuple[np.ndarray, np.ndarray], enc: EncodedConfigs) -> np.ndarray:
+    def rows(self, pop: Population) -> np.ndarray:
+        """Table row of each config's resolution; a resolution the table was not built for is a ConfigError."""
+        rows = self._rows[pop.r]
+        if (rows < 0).any():
+            bad = sorted({int(self.space.resolutions[i]) for i in pop.r[rows < 0]})
+            raise ConfigError(f"resolution r={bad} is not in the resolutions this table was built for: "
+                              f"{list(self.resolutions)}")
+        return rows
+
+    def n_blocks(self, pop: Population) -> np.ndarray:
+        """Number of elastic blocks each config runs."""
+        return active_mask(self.space, pop.d).sum(axis=1)
+
+    def sum(self, tables: tuple[np.ndarray, np.ndarray], pop: Population) -> np.ndarray:
         """Per-config sum of a gathered quantity: ``(N, F)``."""
         fixed, slots = tables
+        rows = self.rows(pop)
         slot_ids = np.arange(self.space.n_block_slots)[None, :]
-        per_slot = slots[enc.r_idx[:, None], slot_ids, enc.k_idx, enc.e_idx]  # (N, S, F)
-        return fixed[enc.r_idx] + (per_slot * enc.active[..., None]).sum(axis=1)
+        per_slot = slots[rows[:, None], slot_ids, pop.ks, pop.e]  # (N, S, F)
+        return fixed[rows] + (per_slot * active_mask(self.space, pop.d)[..., None]).sum(axis=1)
+
+    def additive(self, base: np.ndarray, block: np.ndarray) -> AdditiveCost:
+        """``base (rows,)`` and ``block (rows, S, K, E)`` over the table's resolutions as an
+        :class:`~ofa.cost_table.AdditiveCost` over the space's: ``inf`` base where no table row exists."""
+        shape = (len(self.space.resolutions),) + block.shape[1:]
+        full_base, full_block = np.full(len(self.space.resolutions), np.inf), np.zeros(shape)
+        present = self._rows >= 0
+        full_base[present], full_block[present] = base[self._rows[present]], block[self._rows[present]]
+        return AdditiveCost(self.space, full_base, full_block)
 
 
 def _lookup(get, ident: tuple[int, str], missing: list[str]) -> np.ndarray:

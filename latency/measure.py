@@ -80,7 +80,7 @@ def _uniform_pool(space: SearchSpace, resolutions: list[int], size: int, seed: i
     es = np.vstack([[c.e for c in extremes], rng.choice(space.e_choices, (size, slots))])
     ds = np.vstack([[c.d for c in extremes], rng.choice(space.d_choices, (size, stages))])
     rs = np.concatenate([[c.r for c in extremes], rng.choice(resolutions, size)])
-    active = (np.arange(slots) % space.max_depth)[None, :] < np.repeat(ds, space.max_depth, axis=1)
+    active = space.active_mask(ds)
     ks, es = np.where(active, ks, min(space.ks_choices)), np.where(active, es, min(space.e_choices))
     _, first = np.unique(np.column_stack([rs, ds, ks, es]), axis=0, return_index=True)
     keep = np.sort(first)  # first occurrences, in draw order: the extremes stay at 0 and 1

@@ -64,11 +64,11 @@ def block_module(block: LutBlock, space: SearchSpace) -> nn.Module:
     elif block.kind == "mbconv":
         module = MBConv(block.spec, space.bn_eps, space.bn_momentum)
     elif block.kind == "final_expand":
-        module = ConvBNAct(block.in_channels, block.out_channels, 1, act="h_swish", **bn)
+        module = ConvBNAct(block.in_channels, block.out_channels, 1, act=block.act, **bn)
     elif block.kind == "pool":
         module = GlobalPool()
     elif block.kind == "feature_mix":
-        module = ConvBNAct(block.in_channels, block.out_channels, 1, act="h_swish", use_bn=False, **bn)
+        module = ConvBNAct(block.in_channels, block.out_channels, 1, act=block.act, use_bn=False, **bn)
     elif block.kind == "classifier":
         module = Classifier(block.in_channels, block.out_channels)
     else:

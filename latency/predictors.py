@@ -11,24 +11,29 @@
   (:mod:`latency.features`) from end-to-end measurements only, for devices where per-block
   profiling is impractical. Spread = residual std of the fit.
 
-All predict a whole population at once from :class:`~latency.index.EncodedConfigs` (numpy gathers,
-a few microseconds per config): ``predictor.predict(configs)`` or
-``predictor.predict_encoded(predictor.index.encode_arrays(ks, e, d, r))``.
+Every predictor's mean is a sum over blocks, exported as the project's one additive cost table
+(:meth:`LatencyPredictor.additive`, an :class:`~ofa.cost_table.AdditiveCost`): search scores whole
+populations with it and finds exact minima. All predict a whole population at once (numpy gathers, a few
+microseconds per config): ``predictor.predict(configs)`` or
+``predictor.predict_population(predictor.index.encode_arrays(ks, e, d, r))``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Sequence
 
 import numpy as np
 
 from latency.blocks import enumerate_blocks
 from latency.features import FEATURES, block_features
-from latency.index import BlockIndex, EncodedConfigs
+from latency.index import BlockIndex
 from latency.table import LatencyTable
+from ofa.cost_table import AdditiveCost
 from ofa.errors import ConfigError
+from ofa.population import Population
 from ofa.spaces import SearchSpace, get_space
 from ofa.subnet import SubnetConfig
 
@@ -62,10 +67,28 @@ class LatencyPredictor(ABC):
 
     def predict(self, configs: "Sequence[SubnetConfig] | SubnetConfig") -> LatencyPrediction:
         configs = [configs] if isinstance(configs, SubnetConfig) else list(configs)
-        return self.predict_encoded(self.index.encode(configs))
+        return self.predict_population(self.index.encode(configs))
+
+    def predict_population(self, pop: Population) -> LatencyPrediction:
+        self.index.rows(pop)  # a resolution without table rows is an error, not an inf
+        mean = self.additive()(pop)
+        return LatencyPrediction(mean, self.spread(pop, mean))
+
+    @cached_property
+    def _additive(self) -> AdditiveCost:
+        return self.index.additive(*self.tables())
+
+    def additive(self) -> AdditiveCost:
+        """The predicted mean in ms as one additive table over the space's resolutions."""
+        return self._additive
 
     @abstractmethod
-    def predict_encoded(self, enc: EncodedConfigs) -> LatencyPrediction: ...
+    def tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(base (rows,), block (rows, slots, K, E))`` of the mean in ms, rows = the table's resolutions."""
+
+    @abstractmethod
+    def spread(self, pop: Population, mean: np.ndarray) -> np.ndarray:
+        """Std of the prediction (ms) for each config, given its predicted ``mean``."""
 
     def describe(self) -> dict:
         return {"name": self.name}
@@ -86,12 +109,16 @@ class BlockSumPredictor(LatencyPredictor):
         stat = stat or table.stat
         return cls(index, table.values(stat), stat)
 
-    def sums(self, enc: EncodedConfigs) -> np.ndarray:
-        return self.index.sum(self._tables, enc)
+    def sums(self, pop: Population) -> np.ndarray:
+        """``(N, 2)``: block-sum mean and variance."""
+        return self.index.sum(self._tables, pop)
 
-    def predict_encoded(self, enc: EncodedConfigs) -> LatencyPrediction:
-        s = self.sums(enc)
-        return LatencyPrediction(s[:, 0], np.sqrt(s[:, 1]))
+    def tables(self) -> tuple[np.ndarray, np.ndarray]:
+        fixed, slots = self._tables
+        return fixed[:, 0], slots[..., 0]
+
+    def spread(self, pop: Population, mean: np.ndarray) -> np.ndarray:
+        return np.sqrt(self.sums(pop)[:, 1])
 
     def describe(self) -> dict:
         return {"name": self.name, "stat": self.stat}
@@ -141,19 +168,17 @@ class CalibratedSumPredictor(LatencyPredictor):
         self.resid_rel_std = resid_rel_std  # std of (fit - measured) / measured over the calibration set
         self.per_resolution = per_resolution
 
-    def _design(self, sums: np.ndarray, enc: EncodedConfigs) -> np.ndarray:
-        return design(sums[:, 0], enc, len(self.index.resolutions), self.per_resolution)
-
     @classmethod
     def fit(cls, block_sum: BlockSumPredictor, configs: Sequence[SubnetConfig], measured_ms: Sequence[float]) -> "CalibratedSumPredictor":
         y = np.asarray(measured_ms, float)
         if len(y) < 1 or len(y) != len(configs):
             raise ConfigError("calibration needs at least one end-to-end measurement per config")
-        enc = block_sum.index.encode(list(configs))
-        n_res = len(block_sum.index.resolutions)
-        counts = np.bincount(enc.r_idx, minlength=n_res)
+        index = block_sum.index
+        pop = index.encode(list(configs))
+        n_res = len(index.resolutions)
+        counts = np.bincount(index.rows(pop), minlength=n_res)
         per_res = n_res > 1 and counts.min() >= MIN_POINTS_PER_RESOLUTION
-        x = design(block_sum.sums(enc)[:, 0], enc, n_res, per_res)
+        x = design(block_sum.sums(pop)[:, 0], index.rows(pop), index.n_blocks(pop), n_res, per_res)
         if len(y) < MIN_POINTS_AFFINE:
             coef = np.array([float(_relative_lstsq(x[:, :1], y)[0]), 0.0, 0.0])
         else:
@@ -161,12 +186,19 @@ class CalibratedSumPredictor(LatencyPredictor):
         rel_resid = _resid_std(x @ coef / y, np.ones_like(y), min(len(y) - 1, len(coef)))
         return cls(block_sum, coef, rel_resid, len(y), per_res)
 
-    def predict_encoded(self, enc: EncodedConfigs) -> LatencyPrediction:
-        s = self.block_sum.sums(enc)
-        mean = self._design(s, enc) @ self.coef
-        scale = self.coef[enc.r_idx] if self.per_resolution else self.coef[0]
-        std = np.sqrt((scale ** 2) * s[:, 1] + (self.resid_rel_std * mean) ** 2)
-        return LatencyPrediction(mean, std)
+    def _scales(self) -> np.ndarray:
+        """The block-sum scale of each table row."""
+        n_res = len(self.index.resolutions)
+        return self.coef[:n_res] if self.per_resolution else np.full(n_res, self.coef[0])
+
+    def tables(self) -> tuple[np.ndarray, np.ndarray]:
+        base, block = self.block_sum.tables()
+        scale, (per_block, offset) = self._scales(), self.coef[-2:]
+        return scale * base + offset, scale[:, None, None, None] * block + per_block
+
+    def spread(self, pop: Population, mean: np.ndarray) -> np.ndarray:
+        scale = self._scales()[self.index.rows(pop)]
+        return np.sqrt((scale ** 2) * self.block_sum.sums(pop)[:, 1] + (self.resid_rel_std * mean) ** 2)
 
     def describe(self) -> dict:
         n_scales = len(self.index.resolutions) if self.per_resolution else 1
@@ -177,13 +209,13 @@ class CalibratedSumPredictor(LatencyPredictor):
                 "resid_std_pct": 100 * self.resid_rel_std, "n_points": self.n_points}
 
 
-def design(sums: np.ndarray, enc: EncodedConfigs, n_res: int, per_resolution: bool) -> np.ndarray:
-    """Columns of the calibrated sum: scale column(s), block count, constant."""
+def design(sums: np.ndarray, rows: np.ndarray, n_blocks: np.ndarray, n_res: int, per_resolution: bool) -> np.ndarray:
+    """Columns of the calibrated sum: scale column(s) (per table row ``rows``), block count, constant."""
     if per_resolution:
-        scale_cols = sums[:, None] * (enc.r_idx[:, None] == np.arange(n_res)[None, :])
+        scale_cols = sums[:, None] * (rows[:, None] == np.arange(n_res)[None, :])
     else:
         scale_cols = sums[:, None]
-    return np.column_stack([scale_cols, enc.n_blocks.astype(float), np.ones(len(enc))])
+    return np.column_stack([scale_cols, n_blocks.astype(float), np.ones(len(sums))])
 
 
 class FittedE2EPredictor(LatencyPredictor):
@@ -207,12 +239,15 @@ class FittedE2EPredictor(LatencyPredictor):
         weights = _nonneg_lstsq(x, y)
         return cls(index, weights, _resid_std(x @ weights, y, len(weights)), len(y))
 
-    def _design(self, enc: EncodedConfigs) -> np.ndarray:
-        return np.column_stack([self.index.sum(self._tables, enc), np.ones(len(enc))])
+    def _design(self, pop: Population) -> np.ndarray:
+        return np.column_stack([self.index.sum(self._tables, pop), np.ones(len(pop))])
 
-    def predict_encoded(self, enc: EncodedConfigs) -> LatencyPrediction:
-        mean = self._design(enc) @ self.weights
-        return LatencyPrediction(mean, np.full(len(enc), self.resid_std))
+    def tables(self) -> tuple[np.ndarray, np.ndarray]:
+        fixed, slots = self._tables
+        return fixed @ self.weights[:-1] + self.weights[-1], slots @ self.weights[:-1]
+
+    def spread(self, pop: Population, mean: np.ndarray) -> np.ndarray:
+        return np.full(len(pop), self.resid_std)
 
     def describe(self) -> dict:
         return {"name": self.name, "weights": dict(zip(FEATURES + ("offset",), self.weights.tolist())),

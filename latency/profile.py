@@ -8,7 +8,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
-from devices.modelfile import device_shape, tflite_input_name
+from devices.modelfile import model_job
 from devices.runners import MeasureJob
 from devices.session import DeviceSession
 from devices.stats import OUTLIER_RULE, STEADY, summarize
@@ -145,9 +145,7 @@ def _measure_chunk(session: DeviceSession, space: SearchSpace, chunk: list[LutBl
 
 
 def block_job(block: LutBlock, space: SearchSpace, cache: ModelCache, layout: str) -> MeasureJob:
-    path = cache.block(block, space)
-    shape = device_shape(block.input_shape, layout)
-    return MeasureJob(block.job_id, path, shape, tflite_input_name(path) if cache.fmt == "tflite" else None)
+    return model_job(block.job_id, cache.block(block, space), block.input_shape, layout)
 
 
 def default_convert_workers() -> int:

@@ -27,9 +27,11 @@ import pandas as pd
 from devices.stats import PERCENTILES, STAT_COLUMNS, STEADY, steady
 from ofa.errors import ArtifactError
 from ofa.io import atomic_write, atomic_write_json, read_json_file
+from ofa.manifest import ManifestHeader
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 2  # 2: anchor_ms column, manifest "stat"; schema-1 tables still load (stat mean_ms)
+HEADER = ManifestHeader("latency-lut", SCHEMA_VERSION, oldest=1)
 TABLE_FILE, MANIFEST_FILE = "lut.csv", "manifest.json"
 E2E_FILE, REPORT_FILE = "e2e.csv", "validation.json"
 BLOCK_COLUMNS = ("key", "kind", "resolution", "in_size", "in_channels", "out_size", "out_channels", "mid_channels",
@@ -67,8 +69,7 @@ class LatencyTable:
         if not manifest_path.is_file():
             raise ArtifactError(f"{directory} is not a latency table (no {MANIFEST_FILE}); build one with `ofa lut build`")
         manifest = read_json_file(manifest_path, "latency table manifest", ArtifactError)
-        if manifest.get("kind") != "latency-lut":
-            raise ArtifactError(f"{directory} holds a {manifest.get('kind')!r} artifact, not a latency table")
+        HEADER.check(manifest, manifest_path, "build one with `ofa lut build`")
         check_manifest(manifest, manifest_path)
         frame = _read_frame(table_path) if table_path.is_file() else None
         table = cls(directory, manifest, frame)
@@ -279,9 +280,7 @@ def check_manifest(manifest: dict, path: Path) -> None:
         if isinstance(value, bool) or not isinstance(value, types):
             raise ArtifactError(f"{path}: field {key!r} must be a {' or '.join(t.__name__ for t in types)}, got "
                                 f"{value!r}; {fix}")
-    if manifest["schema_version"] > SCHEMA_VERSION:
-        raise ArtifactError(f"{path} uses LUT schema {manifest['schema_version']}; this tool reads up to "
-                            f"{SCHEMA_VERSION}. Upgrade ofa-deploy.")
+    HEADER.check(manifest, path, fix)
     res = manifest["resolutions"]
     if not res or not all(isinstance(r, int) and not isinstance(r, bool) and 1 <= r <= 4096 for r in res):
         raise ArtifactError(f"{path}: 'resolutions' must list input sizes in pixels, got {res!r}; {fix}")
@@ -292,7 +291,7 @@ def check_manifest(manifest: dict, path: Path) -> None:
 def new_manifest(space_id: str, resolutions: list[int], num_classes: int, n_blocks: int, device: dict[str, Any],
                  protocol: dict[str, Any], source: str = "measured", stat: str = "mean_ms",
                  budget_stat: str = "median") -> dict[str, Any]:
-    return {"kind": "latency-lut", "schema_version": SCHEMA_VERSION, "tool_version": tool_version(), "source": source,
+    return {**HEADER.fields(), "source": source,
             "stat": stat, "budget_stat": budget_stat,
             "space": space_id, "resolutions": sorted(resolutions), "num_classes": num_classes, "n_blocks": n_blocks,
             "units": "ms", "device": device, "protocol": protocol, "created": now(), "complete": False}

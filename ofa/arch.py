@@ -52,8 +52,13 @@ class NetSpec:
     stem_act: str
     blocks: tuple[BlockSpec, ...]
     final_expand_channels: int
-    feature_mix_channels: int
+    feature_mix_channels: int | None  # None: no conv after pooling (ProxylessNAS head)
     head_size: int  # feature-map size entering the head
+    head_act: str = "h_swish"
+
+    @property
+    def classifier_in_channels(self) -> int:
+        return self.feature_mix_channels or self.final_expand_channels
 
     @property
     def last_channels(self) -> int:
@@ -115,6 +120,7 @@ def net_spec(space: SearchSpace, cfg: SubnetConfig, resolution: int | None = Non
         final_expand_channels=space.final_expand_channels,
         feature_mix_channels=space.feature_mix_channels,
         head_size=size,
+        head_act=space.head_act,
     )
 
 

@@ -29,12 +29,14 @@ from torch import nn
 
 from ofa.errors import ArtifactError, ConfigError
 from ofa.io import atomic_write, atomic_write_json, read_json_file, sha256_file
+from ofa.manifest import ManifestHeader
 from ofa.spaces import SearchSpace
 from ofa.subnet import SubnetConfig
 from ofa.version import __version__
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
+HEADERS = {kind: ManifestHeader(kind, SCHEMA_VERSION) for kind in ("supernet", "subnet")}
 WEIGHTS = "weights.safetensors"
 MANIFEST = "manifest.json"
 SUBNET_JSON = "subnet.json"
@@ -87,10 +89,7 @@ def _save_weights(module: nn.Module | dict, path: Path) -> str:
 
 def _write_manifest(out: Path, kind: str, space: SearchSpace, info: ModelInfo, files: dict[str, str], extra: dict) -> dict:
     manifest = {
-        "schema_version": SCHEMA_VERSION,
-        "kind": kind,
-        "tool": "ofa-deploy",
-        "tool_version": __version__,
+        **HEADERS[kind].fields(),
         "torch_version": torch.__version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "space": space.model_dump(mode="json"),
@@ -130,11 +129,9 @@ def read_manifest(path: "str | Path", kind: str | None = None) -> dict:
         raise ArtifactError(f"{path} has no {MANIFEST}: not an artifact directory, or an interrupted write "
                             "(re-run the command that makes it)")
     manifest = read_json_file(path / MANIFEST, "manifest", ArtifactError)
-    if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise ArtifactError(f"{path} has schema version {manifest.get('schema_version')}, this tool reads {SCHEMA_VERSION}")
-    if kind and manifest.get("kind") != kind:
-        raise ArtifactError(f"{path} holds a {manifest.get('kind')!r} artifact, expected a {kind!r} (see its manifest.json)")
-    return manifest
+    found = manifest.get("kind") if isinstance(manifest, dict) else None
+    header = HEADERS[kind] if kind else HEADERS.get(found, HEADERS["supernet"])  # no kind asked: either model kind
+    return header.check(manifest, path / MANIFEST, "re-create the artifact with the command that made it")
 
 
 def _read_verified(path: Path, manifest: dict, name: str) -> bytes:

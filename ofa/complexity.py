@@ -58,10 +58,11 @@ def spec_cost(spec: NetSpec, num_classes: int) -> Complexity:
         macs, params = macs + m, params + p
     m, p = _conv(spec.last_channels, spec.final_expand_channels, 1, spec.head_size)
     macs, params = macs + m, params + p + 2 * spec.final_expand_channels
-    m, p = _conv(spec.final_expand_channels, spec.feature_mix_channels, 1, 1)
-    macs, params = macs + m, params + p
-    macs += spec.feature_mix_channels * num_classes
-    params += spec.feature_mix_channels * num_classes + num_classes
+    if spec.feature_mix_channels:
+        m, p = _conv(spec.final_expand_channels, spec.feature_mix_channels, 1, 1)
+        macs, params = macs + m, params + p
+    macs += spec.classifier_in_channels * num_classes
+    params += spec.classifier_in_channels * num_classes + num_classes
     return Complexity(macs=macs, params=params)
 
 

@@ -1,4 +1,4 @@
-"""Import of MIT's official Once-for-All MobileNetV3 checkpoints into this project's supernet.
+"""Import of MIT's official Once-for-All checkpoints (MobileNetV3, ProxylessNAS) into this project's supernet.
 
 Official checkpoints are a state dict (or ``{"state_dict": ...}``) with the key names of the
 ``ofa`` package, current (``blocks.N.conv.``) or legacy (``blocks.N.mobile_inverted_conv.``), with
@@ -34,7 +34,15 @@ _RULES = [
     (r"feature_mix_layer\.conv\.weight", r"feature_mix.conv.weight"),
     (r"classifier\.linear\.(weight|bias)", r"classifier.\1"),
 ]
-_COMPILED = [(re.compile(f"^{pattern}$"), repl) for pattern, repl in _RULES]
+#: ProxylessNAS: its pre-pool 1x1 conv + BN (``feature_mix_layer``) is our ``final_expand`` (no post-pool conv)
+_PROXYLESS_HEAD = [(r"feature_mix_layer\.(conv\.weight|bn\.\w+)", r"final_expand.\1")]
+_COMPILED = {
+    "mbv3": [(re.compile(f"^{pattern}$"), repl) for pattern, repl in _RULES],
+    "proxyless": [(re.compile(f"^{pattern}$"), repl) for pattern, repl in
+                  _PROXYLESS_HEAD + [rule for rule in _RULES if not rule[0].startswith("feature_mix_layer")]],
+}
+#: stem width -> official space id
+_STEMS = {16: "ofa_mbv3_d234_e346_k357_w1.0", 24: "ofa_mbv3_d234_e346_k357_w1.2", 40: "ofa_proxyless_d234_e346_k357_w1.3"}
 
 
 def normalize_key(key: str) -> str:
@@ -45,9 +53,9 @@ def normalize_key(key: str) -> str:
     return key
 
 
-def map_key(key: str) -> str | None:
+def map_key(key: str, family: str = "mbv3") -> str | None:
     canonical = normalize_key(key)
-    for pattern, repl in _COMPILED:
+    for pattern, repl in _COMPILED[family]:
         if pattern.match(canonical):
             return pattern.sub(repl, canonical)
     return None
@@ -78,19 +86,26 @@ def infer_space(state: dict[str, torch.Tensor]) -> SearchSpace:
     stem = state.get("first_conv.conv.weight")
     if stem is None:
         stem = next((v for k, v in state.items() if normalize_key(k) == "first_conv.conv.weight"), None)
+    if stem is None and any(normalize_key(k).startswith("input_stem.") for k in state):
+        raise ConfigError("this is an OFA-ResNet checkpoint (input_stem.*): the CLI and training take MobileNetV3 and "
+                          "ProxylessNAS supernets only; load it from Python with "
+                          "ofa.official_resnet.import_official_resnet(path) (see docs/official_spaces.md)")
     if stem is None:
-        raise ArtifactError("checkpoint has no first_conv.conv.weight: not an OFA-MobileNetV3 supernet")
-    width_mult = {16: 1.0, 24: 1.2}.get(stem.shape[0])
-    if width_mult is None:
-        raise ConfigError(f"cannot infer the width multiplier from a stem of {stem.shape[0]} channels; pass --space")
-    return get_space(f"ofa_mbv3_d234_e346_k357_w{width_mult}")
+        raise ArtifactError("checkpoint has no first_conv.conv.weight: not an OFA-MobileNetV3/ProxylessNAS supernet")
+    proxyless = any(normalize_key(k).startswith("feature_mix_layer.bn.") for k in state)
+    space_id = _STEMS.get(stem.shape[0])
+    if space_id is None or space_id.startswith("ofa_proxyless") != proxyless:
+        family = "ProxylessNAS" if proxyless else "MobileNetV3"
+        raise ConfigError(f"no built-in official {family} space has a stem of {stem.shape[0]} channels (known: "
+                          f"{ {k: v for k, v in _STEMS.items()} }); pass --space with the checkpoint's space")
+    return get_space(space_id)
 
 
 def convert_state_dict(state: dict[str, torch.Tensor], space: SearchSpace) -> tuple[dict[str, torch.Tensor], int]:
     """Map official keys to this project's supernet keys; returns (state, num_classes)."""
     converted, unknown = {}, []
     for key, tensor in state.items():
-        new = map_key(key)
+        new = map_key(key, space.family)
         if new is None:
             unknown.append(key)
         else:
@@ -122,3 +137,28 @@ def import_official(path: "str | Path", space: "SearchSpace | str | None" = None
     net.load_state_dict(converted, strict=True)
     log.info("imported %d tensors into %s (%d classes)", len(converted), space.id, num_classes)
     return net.eval()
+
+
+def config_from_official(space: "SearchSpace | str", ks, e, d, r: int):
+    """Our :class:`~ofa.subnet.SubnetConfig` of an official ``set_active_subnet(ks, e, d)`` selection.
+
+    Official ``ks``/``e`` have one entry per supernet block after the first (MobileNetV3: 20; ProxylessNAS:
+    21, the last stage's single block included); ours have ``max_depth`` slots per stage, so entries go to
+    the slots that exist and the rest (ProxylessNAS's slots 22-24) get the smallest choice. Official ``d``
+    has one entry per stage; the last ProxylessNAS stage's entry is clamped to 1 by the official supernet
+    (its sampler writes 1), and here becomes the smallest ``d`` choice, which ours clamps the same way.
+    """
+    from ofa.subnet import SubnetConfig
+
+    space = get_space(space)
+    existing = [slot for slot in range(space.n_block_slots) if space.slot_exists(slot)]
+    if len(ks) != len(existing) or len(e) != len(existing) or len(d) != space.n_stages:
+        raise ConfigError(f"official selection for {space.id} needs {len(existing)} ks/e entries and {space.n_stages} "
+                          f"d entries, got {len(ks)}/{len(e)}/{len(d)}")
+    our_ks, our_e = [min(space.ks_choices)] * space.n_block_slots, [min(space.e_choices)] * space.n_block_slots
+    for slot, k, x in zip(existing, ks, e):
+        our_ks[slot], our_e[slot] = int(k), int(x)
+    depths = [int(v) if int(v) in space.d_choices else
+              next(c for c in space.d_choices if space.effective_depth(s, c) == min(int(v), space.depth_caps[s]))
+              for s, v in enumerate(d)]
+    return SubnetConfig.from_dict({"space": space.id, "ks": our_ks, "e": our_e, "d": depths, "r": r}, space)

@@ -104,14 +104,15 @@ class SubnetConfig:
     # ----- views & serialisation -----------------------------------------------------------------
     def active_slots(self, space: SearchSpace) -> list[int]:
         """Indices of the block slots that run (the first ``d[s]`` slots of each stage)."""
-        return [s * space.max_depth + i for s, depth in enumerate(self.d) for i in range(depth)]
+        return [s * space.max_depth + i for s, depth in enumerate(self.d) for i in range(space.effective_depth(s, depth))]
 
     def canonical(self, space: SearchSpace) -> "SubnetConfig":
         """Same architecture with unused slots set to the smallest choice (for de-duplication)."""
         active = set(self.active_slots(space))
         ks = tuple(k if i in active else min(space.ks_choices) for i, k in enumerate(self.ks))
         e = tuple(v if i in active else min(space.e_choices) for i, v in enumerate(self.e))
-        return SubnetConfig(self.space, ks, e, self.d, self.r)
+        d = tuple(_smallest_choice_for(space, s, space.effective_depth(s, depth)) for s, depth in enumerate(self.d))
+        return SubnetConfig(self.space, ks, e, d, self.r)
 
     def with_resolution(self, r: int) -> "SubnetConfig":
         return SubnetConfig(self.space, self.ks, self.e, self.d, r)
@@ -153,7 +154,7 @@ class SubnetConfig:
         """Compact human-readable form: ``r160|k357.e346|...`` (one group per stage)."""
         groups = []
         for s in range(space.n_stages):
-            slots = range(s * space.max_depth, s * space.max_depth + self.d[s])
+            slots = range(s * space.max_depth, s * space.max_depth + space.effective_depth(s, self.d[s]))
             groups.append("".join(f"{self.ks[i]}" for i in slots) + "." + "".join(f"{self.e[i]}" for i in slots))
         return f"r{self.r}|" + "|".join(groups)
 
@@ -176,7 +177,7 @@ class SubnetConfig:
             k_text, dot, e_text = group.partition(".")
             if not dot or len(k_text) != len(e_text) or not (k_text + e_text).isdigit():
                 raise ConfigError(f"arch string {text!r}: stage {s + 1} group {group!r} is malformed; {form}")
-            depths.append(len(k_text))
+            depths.append(_smallest_choice_for(space, s, len(k_text)) if s < space.n_stages else len(k_text))
             for i, (k, e) in enumerate(zip(k_text, e_text)):
                 if i < space.max_depth:
                     ks[s * space.max_depth + i], es[s * space.max_depth + i] = int(k), int(e)
@@ -184,6 +185,11 @@ class SubnetConfig:
 
 
 # ----- helpers ------------------------------------------------------------------------------
+def _smallest_choice_for(space: SearchSpace, stage: int, blocks: int) -> int:
+    """The smallest ``d`` choice under which ``stage`` runs ``blocks`` blocks (``blocks`` itself if none does)."""
+    return next((d for d in space.d_choices if space.effective_depth(stage, d) == blocks), blocks)
+
+
 def _resolve_space(space) -> SearchSpace:
     if space is None:
         raise ConfigError("sub-network config does not name its space; add \"space\": \"<space id>\" (see `ofa space list`)")

@@ -12,7 +12,8 @@ SHARED = REPO.parent / "shared"
 OFA_REFERENCE = SHARED / "fixtures" / "ofa_mbv3_reference"
 TINY = "ofa_tiny_in32_d12_e34_k35_w1.0"
 IN32 = "ofa_mbv3_in32_d234_e346_k357_w1.0"
-MBV3 = "ofa_mbv3_d234_e346_k357_w1.0"
+MBV3 = W10 = "ofa_mbv3_d234_e346_k357_w1.0"
+W12 = "ofa_mbv3_d234_e346_k357_w1.2"  # the space of OFA's Note10 tables
 
 
 def randomize(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:

@@ -21,7 +21,8 @@ import torch
 import yaml
 from hypothesis import strategies as st
 
-from test_bad_input_support import TINY, write_acc_predictor, write_e2e, write_lut, write_supernet
+from conftest import TINY
+from test_bad_input_support import write_acc_predictor, write_e2e, write_lut, write_supernet
 
 FIXTURES = Path(__file__).parent / "fixtures_devices"
 

@@ -181,3 +181,30 @@ def test_verify_accuracy_predictor_and_refuse_edited_weights(tmp_path):
 def test_verify_refuses_what_it_does_not_know(tmp_path):
     result = _cli("verify", str(tmp_path))
     assert result.exit_code == ArtifactError.exit_code and "no manifest.json or card.json" in result.output
+
+
+@pytest.mark.parametrize("writer", ["supernet", "lut", "acc_predictor"])
+def test_every_manifest_starts_with_one_header_and_a_newer_schema_asks_for_an_upgrade(tmp_path, writer):
+    """One header (kind, schema_version, tool, tool_version) and one check on load, whatever the artifact."""
+    from latency.table import LatencyTable
+    from ofa.search.acc_predictor import AccuracyPredictor
+    from test_bad_input_support import write_acc_predictor, write_lut, write_supernet
+
+    write, load, file = {"supernet": (write_supernet, load_supernet, "manifest.json"),
+                         "lut": (write_lut, LatencyTable.load, "manifest.json"),
+                         "acc_predictor": (write_acc_predictor, AccuracyPredictor.load, "predictor.json")}[writer]
+    directory = tmp_path / writer
+    write(directory)
+    path = directory / file
+    manifest = json.loads(path.read_text())
+    assert {"kind", "schema_version", "tool", "tool_version"} <= set(manifest) and manifest["tool"] == "ofa-deploy"
+    load(directory)
+    path.write_text(json.dumps(manifest | {"schema_version": manifest["schema_version"] + 1}))
+    with pytest.raises(ArtifactError, match="upgrade ofa-deploy"):
+        load(directory)
+    path.write_text(json.dumps(manifest | {"kind": "zoo_card"}))
+    with pytest.raises(ArtifactError, match="holds a 'zoo_card' artifact, expected"):
+        load(directory)
+    path.write_text(json.dumps(manifest | {"schema_version": True}))
+    with pytest.raises(ArtifactError, match="schema_version"):
+        load(directory)

@@ -11,9 +11,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from conftest import IN32, TINY
 from ofa.cli.main import app
 from ofa.errors import ArtifactError, ConfigError
-from test_bad_input_support import IN32, TINY, write_acc_predictor, write_lut, write_supernet
+from test_bad_input_support import write_acc_predictor, write_lut, write_supernet
 
 runner = CliRunner()
 OFA = [sys.executable, "-m", "ofa.cli.main"]

@@ -10,11 +10,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from conftest import TINY
 from export.onnx_export import MIN_OPSET, export_onnx, supported_opsets
 from ofa.artifacts import save_subnet
 from ofa.cli.main import app
 from ofa.errors import ConfigError
-from test_export_support import TINY, make_subnet
+from test_export_support import make_subnet
 
 runner = CliRunner()
 
@@ -51,3 +52,18 @@ def test_cli_opset_is_honoured_and_reported(subnet_dir, tmp_path):
     written = [o.version for o in onnx.load(str(tmp_path / "out" / "model_fp32.onnx")).opset_import if o.domain == ""]
     assert written == [opset] and report["results"][0]["checks"]["opset"] == opset
     assert report["settings"]["opset"] == opset
+
+
+@pytest.mark.parametrize("fmt,module,extra", [("openvino", "openvino", "openvino"),
+                                               ("executorch", "executorch", "executorch"),
+                                               ("coreml", "coremltools", "coreml")])
+def test_a_format_without_its_runtime_fails_naming_the_extra(subnet_dir, tmp_path, monkeypatch, fmt, module, extra):
+    from ofa.errors import ExportError
+
+    monkeypatch.setitem(__import__("sys").modules, module, None)  # as if the optional extra were not installed
+    result = runner.invoke(app, ["export", str(subnet_dir), "--format", fmt, "--val-images", "8", "--calib-images",
+                                 "8", "--out", str(tmp_path / "out")])
+    assert result.exit_code == ExportError.exit_code, result.output
+    assert f"pip install 'ofa-deploy[{extra}]'" in result.output
+    report = json.loads((tmp_path / "out" / "export_report.json").read_text())
+    assert report["results"][0]["status"] == "failed" and not list((tmp_path / "out").glob("model_*"))

@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from conftest import TINY
 from latency.table import LatencyTable
 from ofa.cli.main import app
 from ofa.errors import ArtifactError, ConfigError
 from ofa.spaces import get_space
 from ofa.subnet import SubnetConfig
-from test_bad_input_support import TINY, write_e2e, write_lut
+from test_bad_input_support import write_e2e, write_lut
 
 runner = CliRunner()
 

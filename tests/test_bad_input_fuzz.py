@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import TINY
 from ofa.errors import OFAError
 from ofa.spaces import SearchSpace, get_space
 from ofa.subnet import SubnetConfig
 
-TINY = "ofa_tiny_in32_d12_e34_k35_w1.0"
 SETTINGS = settings(derandomize=True, max_examples=200, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-TINY = "ofa_tiny_in32_d12_e34_k35_w1.0"
-IN32 = "ofa_mbv3_in32_d234_e346_k357_w1.0"
+from conftest import TINY
 
 
 def write_lut(directory: Path, space_id: str = TINY, resolutions=(16,), num_classes: int = 10):

@@ -26,6 +26,13 @@ def test_env_reports_versions():
 
     assert info["torch"] == torch.__version__
     assert info["tensorrt"]  # a version or "not installed"
+    import importlib.metadata as md
+
+    for dist in ("openvino", "executorch", "coremltools"):  # the optional deployment runtimes are listed too
+        try:
+            assert info[dist] == md.version(dist)
+        except md.PackageNotFoundError:
+            assert info[dist] == "not installed"
     assert int(info["cpu cores"]) >= 1
 
 

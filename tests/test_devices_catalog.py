@@ -14,7 +14,7 @@ from ofa.errors import ConfigError, DeviceError
 
 def test_builtin_catalog_has_local_runtimes_and_examples():
     names = {d.name: d for d in list_devices()}
-    for local in ("local-ort-cpu", "local-litert-cpu", "local-torch-cpu"):
+    for local in ("local-ort-cpu", "local-litert-cpu", "local-torch-cpu", "local-openvino-cpu", "local-executorch-cpu"):
         assert names[local].transport.kind == "local" and not names[local].example
     examples = {n for n, d in names.items() if d.example}
     assert {"rpi4-ort-ssh", "jetson-orin-trtexec", "pixel-benchmark-model"} <= examples
@@ -65,7 +65,7 @@ def test_every_transport_constructs(kind):
 @pytest.mark.parametrize("kind", RUNNERS.names())
 def test_every_runner_constructs(kind):
     runner = make_runner(RunnerSpec(kind=kind, binary="/bin/true"))
-    assert runner.kind == kind and runner.model_format in ("onnx", "tflite", "pt2")
+    assert runner.kind == kind and runner.model_format in ("onnx", "tflite", "pt2", "pte", "mlpackage.zip")
 
 
 def test_unknown_plugins_and_unsafe_ssh_host():

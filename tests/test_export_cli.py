@@ -6,13 +6,14 @@ import json
 
 from typer.testing import CliRunner
 
+from conftest import TINY
 from ofa.artifacts import save_subnet, save_supernet
 from ofa.cli.main import app
 from ofa.errors import ArtifactError
 from ofa.nn.supernet import OFASupernet
 from ofa.spaces import get_space
 from ofa.subnet import SubnetConfig
-from test_export_support import TINY, digits_info, make_subnet
+from test_export_support import digits_info, make_subnet
 
 runner = CliRunner()
 

@@ -10,22 +10,32 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import MBV3, TINY
 from export.api import export_model
 from export.formats import EXPORTERS
 from export.metadata import read_onnx_metadata, read_tflite_metadata
 from export.runtimes import LiteRTRunner
 from export.validate import TOLERANCES
-from test_export_support import MBV3, TINY, make_subnet
+from test_export_support import make_subnet
 
-ALL = [(fmt, prec) for fmt in EXPORTERS for prec in EXPORTERS.get(fmt).precisions]
+CORE = ("onnx", "tflite", "tensorrt")  # the optional-extra formats have their own test files (importorskip)
+ALL = [(fmt, prec) for fmt in CORE for prec in EXPORTERS.get(fmt).precisions]
 FAST = dict(calib_images=100, val_images=128, latency_repeats=5)
+
+
+def test_every_registered_format_has_its_tests():
+    """The optional-runtime formats are tested in their own files (importorskip); a new format joins one list."""
+    optional = {"openvino": "test_export_openvino.py", "executorch": "test_export_executorch.py",
+                "coreml": "test_export_coreml.py"}
+    assert set(EXPORTERS.names()) == set(CORE) | set(optional)
+    assert all((Path(__file__).parent / name).is_file() for name in optional.values())
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     net = make_subnet(TINY, seed=0, resolution=32, epochs=2)
     out = tmp_path_factory.mktemp("tiny")
-    report = export_model(net, ",".join(EXPORTERS.names()), "fp32,fp16,int8", out, **FAST)
+    report = export_model(net, ",".join(CORE), "fp32,fp16,int8", out, **FAST)
     return net, report
 
 

@@ -15,9 +15,6 @@ from ofa.nn.static import StaticSubnet
 from ofa.spaces import get_space
 from ofa.subnet import SubnetConfig
 
-TINY = "ofa_tiny_in32_d12_e34_k35_w1.0"
-MBV3 = "ofa_mbv3_d234_e346_k357_w1.0"
-
 
 @lru_cache(maxsize=1)
 def digits():

@@ -89,8 +89,9 @@ def test_remote_build_runs_trtexec_argv_and_reads_its_summary(tmp_path, local_tr
 @pytest.mark.skipif(tensorrt_unavailable_reason() is not None, reason=f"TensorRT engine build: {tensorrt_unavailable_reason()}")
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
 def test_engine_build_and_parity_on_a_gpu(tmp_path, precision):
+    from conftest import TINY
     from export.api import export_model
-    from test_export_support import TINY, make_subnet
+    from test_export_support import make_subnet
 
     report = export_model(make_subnet(TINY, 0, 32, epochs=2), "tensorrt", precision, tmp_path, calib_images=100, val_images=128)
     result = report.result("tensorrt", precision)

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import TINY
 from export.api import export_model
 from export.context import ExportContext, Exported
 from export.formats import EXPORTERS, OnnxExporter, register_exporter
 from export.runtimes import OnnxRuntimeRunner
 from export.validate import compare, judge, tolerance_for
 from ofa.errors import ConfigError, ExportError
-from test_export_support import TINY, make_subnet
+from test_export_support import make_subnet
 
 
 class PerturbedOnnx(OnnxExporter):
@@ -83,7 +84,7 @@ def test_compare_and_judge_catch_every_kind_of_failure():
 
 
 def test_unknown_format_or_precision_is_a_config_error(net, tmp_path):
-    with pytest.raises(ConfigError, match="known: .*onnx.*tensorrt.*tflite"):
-        export_model(net, "coreml", "fp32", tmp_path)
+    with pytest.raises(ConfigError, match="known: coreml, executorch, onnx.*openvino, tensorrt, tflite"):
+        export_model(net, "tfjs", "fp32", tmp_path)
     with pytest.raises(ConfigError, match="fp32, fp16, int8"):
         export_model(net, "onnx", "int4", tmp_path)

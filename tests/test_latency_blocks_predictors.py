@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
+from conftest import TINY, W10, W12
 from latency.api import load_predictor, predict_latency_ms
 from latency.blocks import enumerate_blocks, network_block_keys
 from latency.index import BlockIndex
@@ -20,7 +21,6 @@ from ofa.spaces import get_space
 from ofa.subnet import SubnetConfig
 
 NOTE10 = Path(__file__).resolve().parents[2] / "shared" / "data" / "ofa_latency_luts" / "note10"
-W12, W10, TINY = "ofa_mbv3_d234_e346_k357_w1.2", "ofa_mbv3_d234_e346_k357_w1.0", "ofa_tiny_in32_d12_e34_k35_w1.0"
 needs_note10 = pytest.mark.skipif(not NOTE10.is_dir(), reason=f"OFA Note10 tables not found at {NOTE10}")
 
 
@@ -113,12 +113,12 @@ def test_population_prediction_is_microseconds_per_config():
     enc = predictor.index.encode(configs)
     start = time.perf_counter()
     for _ in range(50):
-        predictor.predict_encoded(enc)
+        predictor.predict_population(enc)
     per_config_us = (time.perf_counter() - start) / 50 / 100 * 1e6
     assert per_config_us < 20, per_config_us
     arrays = predictor.index.encode_arrays(np.array([c.ks for c in configs]), np.array([c.e for c in configs]),
                                            np.array([c.d for c in configs]), np.array([c.r for c in configs]))
-    np.testing.assert_array_equal(predictor.predict_encoded(arrays).mean_ms, predictor.predict_encoded(enc).mean_ms)
+    np.testing.assert_array_equal(predictor.predict_population(arrays).mean_ms, predictor.predict_population(enc).mean_ms)
     with pytest.raises(ConfigError, match="resolution"):
         predictor.index.encode([SubnetConfig.sample(space, 0, r=(128,))])
 
@@ -128,14 +128,14 @@ def test_calibrated_recovers_a_known_gap_and_fitted_learns_linear_costs():
     block_sum = BlockSumPredictor(BlockIndex(space, res), _synthetic_values(space, res))
     configs = [SubnetConfig.sample(space, s, r=tuple(res)) for s in range(40)]
     enc = block_sum.index.encode(configs)
-    truth = 0.8 * block_sum.predict_encoded(enc).mean_ms - 0.03 * enc.n_blocks + 0.5
+    truth = 0.8 * block_sum.predict_population(enc).mean_ms - 0.03 * block_sum.index.n_blocks(enc) + 0.5
     few_at_224 = [i for i, c in enumerate(configs) if c.r == 160][:7] + [i for i, c in enumerate(configs) if c.r == 224][:3]
     calib = CalibratedSumPredictor.fit(block_sum, [configs[i] for i in few_at_224], truth[few_at_224])
     np.testing.assert_allclose(calib.predict(configs).mean_ms, truth, rtol=1e-9)
     assert calib.describe()["scale"] == pytest.approx(0.8)  # one shared scale: 3 points at 224 are too few
     # a gap that grows with the resolution: with 4+ points at each resolution, one scale per resolution
     scale = np.where(np.array([c.r for c in configs]) == 224, 1.1, 0.8)
-    truth_r = scale * block_sum.predict_encoded(enc).mean_ms + 0.02 * enc.n_blocks + 0.3
+    truth_r = scale * block_sum.predict_population(enc).mean_ms + 0.02 * block_sum.index.n_blocks(enc) + 0.3
     per_res = CalibratedSumPredictor.fit(block_sum, configs[:12], truth_r[:12])
     assert per_res.per_resolution and per_res.describe()["scale"] == pytest.approx({"160": 0.8, "224": 1.1})
     np.testing.assert_allclose(per_res.predict(configs[12:]).mean_ms, truth_r[12:], rtol=1e-9)
@@ -156,7 +156,9 @@ def test_calibrated_fit_minimises_relative_error():
     measured = (0.9 * sums + 0.4) * noise
     calib = CalibratedSumPredictor.fit(block_sum, configs, measured)
     rel = calib.predict(configs).mean_ms / measured - 1
-    x = design(sums, block_sum.index.encode(configs), len(res), calib.per_resolution) / measured[:, None]
+    pop = block_sum.index.encode(configs)
+    x = design(sums, block_sum.index.rows(pop), block_sum.index.n_blocks(pop), len(res), calib.per_resolution)
+    x = x / measured[:, None]
     np.testing.assert_allclose(x.T @ rel, 0, atol=1e-9)  # normal equations of sum(rel ** 2)
     absolute = np.linalg.lstsq(x * measured[:, None], measured, rcond=None)[0]
     assert np.sum(rel ** 2) < np.sum(((x * measured[:, None]) @ absolute / measured - 1) ** 2)
@@ -185,3 +187,28 @@ def test_predict_latency_ms_accepts_predictor():
     p = BlockSumPredictor(BlockIndex(space, [32]), _synthetic_values(space, [32]))
     out = predict_latency_ms(p, [SubnetConfig.largest(space, 32), SubnetConfig.smallest(space, 32)])
     assert out.mean_ms[0] > out.mean_ms[1] > 0
+
+
+def test_every_predictor_exports_its_mean_as_one_additive_table():
+    """The search's cost table is the predictor's own (no probing): equal means, exact minimum, inf off-table."""
+    from ofa.search.population import sample
+
+    space, res = get_space(W10), [160, 224]
+    block_sum = BlockSumPredictor(BlockIndex(space, res), _synthetic_values(space, res))
+    configs = [SubnetConfig.sample(space, s, r=tuple(res)) for s in range(40)]
+    truth = 0.8 * block_sum.predict(configs).mean_ms + 0.5
+    predictors = [block_sum, CalibratedSumPredictor.fit(block_sum, configs[:12], truth[:12]),
+                  FittedE2EPredictor.fit(space, res, configs[:30], truth[:30])]
+    allowed = np.array([space.resolutions.index(r) for r in res])
+    pop = sample(space, 300, np.random.default_rng(0), allowed)
+    for predictor in predictors:
+        table = predictor.additive()
+        np.testing.assert_allclose(table(pop), predictor.predict_population(pop).mean_ms, rtol=1e-12)
+        np.testing.assert_array_equal(table.r_allowed, allowed)
+        minimum, best = table.minimum()
+        assert minimum == pytest.approx(predictor.predict_population(best).mean_ms[0], rel=1e-12)
+        assert minimum <= table(pop).min()
+    off_table = sample(space, 5, np.random.default_rng(1), np.array([space.resolutions.index(128)]))
+    assert np.isinf(block_sum.additive()(off_table)).all()
+    with pytest.raises(ConfigError, match="resolution"):
+        block_sum.predict_population(off_table)

@@ -11,14 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import TINY
 from devices.parsers import Timing
 from devices.passes import PassLog
 from devices.spec import DeviceSpec
 from latency.stats import STEADY, summarize
 from latency.table import LatencyTable
 from ofa.errors import ArtifactError, ConfigError
-
-TINY = "ofa_tiny_in32_d12_e34_k35_w1.0"
 
 
 def _timing(job_id: str, model_ms: float, anchor_ms: float | None, n: int = 6) -> Timing:

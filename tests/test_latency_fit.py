@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import TINY, W10
 from latency.fit import fit_model
 from latency.fit_features import feature_tables
 from latency.fitted import FittedLatencyPredictor
@@ -21,10 +22,9 @@ from ofa.cli.main import app
 from ofa.errors import ArtifactError, ConfigError, DataError
 from ofa.spaces import get_space
 from ofa.subnet import SubnetConfig
-from test_bad_input_support import TINY, write_acc_predictor, write_supernet
+from test_bad_input_support import write_acc_predictor, write_supernet
 
 FIXTURES = Path(__file__).parent / "fixtures_devices"
-W10 = "ofa_mbv3_d234_e346_k357_w1.0"
 runner = CliRunner()
 FAST_DEVICE = """name: fast-ort
 transport: {kind: local}

@@ -11,6 +11,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from conftest import TINY
 from devices.spec import DeviceSpec
 from latency.blocks import enumerate_blocks
 from latency.micro import ModelCache, block_module
@@ -19,7 +20,6 @@ from latency.table import LatencyTable
 from ofa.errors import ArtifactError, ConfigError, DeviceError
 from ofa.spaces import get_space
 
-TINY = "ofa_tiny_in32_d12_e34_k35_w1.0"
 FAST = {"warmup": 2, "repeats": 5, "threads": 1}
 
 

@@ -104,6 +104,6 @@ def test_an_accuracy_table_of_another_supernet_is_refused(dirs, tmp_path):
     other = tmp_path / "acc"
     other.mkdir()
     (other / "acc_table.csv").write_text((dirs / "acc" / "acc_table.csv").read_text())
-    (other / "acc_manifest.json").write_text(json.dumps({"settings": {"supernet_sha256": "0" * 64}}))
+    (other / "acc_manifest.json").write_text(json.dumps({"schema_version": 1, "settings": {"supernet_sha256": "0" * 64}}))
     result = _ofa("proxy", "score", "--supernet", dirs / "super", "--acc", other, "--out", tmp_path / "t.csv", *FAST)
     assert result.exit_code == 5 and "measured on another supernet" in result.output

@@ -9,12 +9,13 @@ import pytest
 from conftest import MBV3, TINY
 from ofa import InfeasibleError, SubnetConfig, get_space
 from ofa.complexity import subnet_cost
+from ofa.cost_table import flops_table, params_table
+from ofa.population import Population
 from ofa.search.constraints import Constraint, additive_cost
-from ofa.search.cost_table import flops_table, params_table
 from ofa.search.encoding import encode, feature_size
 from ofa.search.evolution import EvolutionSettings, evolve
 from ofa.search.nsga2 import front_2d, hypervolume_2d, non_dominated_ranks, pareto_front
-from ofa.search.population import Population, crossover, mutate, sample
+from ofa.search.population import crossover, mutate, sample
 
 QUICK = EvolutionSettings(population=40, generations=60, seed=0)
 
@@ -58,7 +59,7 @@ def test_population_round_trip_and_operators_stay_in_space(tiny):
         child.validate(tiny)
 
 
-@pytest.mark.parametrize("space_id", [TINY, MBV3])
+@pytest.mark.parametrize("space_id", [TINY, MBV3, "ofa_proxyless_d234_e346_k357_w1.3", "ofa_tiny_proxyless_in32_d12_e34_k35_w1.0"])
 def test_cost_tables_equal_per_config_counts(space_id):
     space = get_space(space_id)
     pop = sample(space, 40, np.random.default_rng(1))
@@ -94,12 +95,14 @@ def _synthetic_accuracy(space):
     return lambda pop: np.log(flops(pop)) + 0.05 * (pop.ks[:, -2:] == 1).sum(axis=1)
 
 
-def test_evolution_meets_budget_is_seeded_and_near_exhaustive_optimum(tiny, everything):
+@pytest.mark.parametrize("distinct", [False, True])
+def test_evolution_meets_budget_is_seeded_and_near_exhaustive_optimum(tiny, everything, distinct):
     fitness = _synthetic_accuracy(tiny)
     flops = additive_cost("mflops", "MFLOPs", flops_table(tiny, 10))
     budget = float(np.median(flops(everything)))
-    a = evolve(tiny, fitness, [Constraint(flops, budget)], QUICK)
-    b = evolve(tiny, fitness, [Constraint(flops, budget)], QUICK)
+    settings = EvolutionSettings(population=40, generations=60, seed=0, distinct_parents=distinct)
+    a = evolve(tiny, fitness, [Constraint(flops, budget)], settings)
+    b = evolve(tiny, fitness, [Constraint(flops, budget)], settings)
     assert flops(a.best)[0] <= budget
     assert a.best.configs(tiny) == b.best.configs(tiny) and a.fitness == b.fitness
     ok = flops(everything) <= budget
@@ -143,3 +146,37 @@ def test_pareto_front_covers_most_of_the_exhaustive_hypervolume(tiny, everything
     found = hypervolume_2d(result.accuracy, result.cost, ref_cost, ref_acc)
     assert found / exhaustive > 0.97
     assert np.all(np.diff(result.cost) >= 0) and np.all(np.diff(result.accuracy) > 0)  # a real front
+
+
+def test_parents_are_distinct_architectures_repeats_only_fill_in():
+    from ofa.search.evolution import _best_distinct
+
+    scores, keys = np.array([0.9, 0.95, 0.9, 0.8, 0.95]), [b"a", b"b", b"a", b"c", b"b"]
+    assert _best_distinct(scores, keys, 3) == [1, 0, 3]  # the second copies of b and a wait behind c
+    assert _best_distinct(scores, keys, 5) == [1, 0, 3, 4, 2]  # only 3 distinct: repeats fill, best first
+
+
+def test_gene_matrix_operators_draw_like_population_operators(tiny):
+    from ofa.search.population import as_population, genes_of, mutate_genes, sample_genes
+
+    pop = sample(tiny, 25, np.random.default_rng(1))
+    assert np.array_equal(genes_of(as_population(tiny, genes_of(pop))), genes_of(pop))
+    via_pop = mutate(tiny, pop, 0.3, np.random.default_rng(2))
+    via_genes = mutate_genes(tiny, genes_of(pop), 0.3, np.random.default_rng(2))
+    assert np.array_equal(genes_of(via_pop), via_genes) and not np.array_equal(via_genes, genes_of(pop))
+    # the four fields are drawn one after the other from one stream: r first, then ks, e, d
+    rng = np.random.default_rng(3)
+    r, ks = rng.integers(0, len(tiny.resolutions), 4), rng.integers(0, len(tiny.ks_choices), (4, tiny.n_block_slots))
+    genes = sample_genes(tiny, 4, np.random.default_rng(3))
+    assert np.array_equal(genes[:, -1], r) and np.array_equal(genes[:, :tiny.n_block_slots], ks)
+
+
+def test_predictor_inference_runs_blas_on_one_thread_and_restores_it():
+    from threadpoolctl import threadpool_info
+
+    from ofa.search.acc_predictor import one_blas_thread
+
+    before = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    with one_blas_thread():
+        assert all(lib["num_threads"] == 1 for lib in threadpool_info() if lib["user_api"] == "blas")
+    assert [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"] == before

@@ -10,11 +10,11 @@ import pytest
 from conftest import TINY
 from ofa import SubnetConfig, get_space
 from ofa.artifacts import ModelInfo, save_supernet
+from ofa.cost_table import flops_table
 from ofa.data import open_dataset
 from ofa.errors import ConfigError, InfeasibleError
 from ofa.search.acc_predictor import AccuracyPredictor, fit, fit_and_evaluate
 from ofa.search.accuracy_table import build_accuracy_table
-from ofa.search.cost_table import flops_table
 from ofa.search.encoding import encode
 from ofa.search.population import sample
 
@@ -201,12 +201,3 @@ def test_search_on_note10_budgets_and_impossible_budget(note10):
     assert impossible["min_latency_ms"] == pytest.approx(9.89, abs=0.01)
     assert "smallest reachable is 9.89" in impossible["reason"]
 
-
-def test_probe_detects_a_non_additive_cost():
-    from ofa.search.cost_table import flops_table as ft
-    from ofa.search.cost_table import probe_additive
-
-    space = get_space(TINY)
-    flops = ft(space, 10)
-    assert probe_additive(space, flops, np.arange(len(space.resolutions))) is not None
-    assert probe_additive(space, lambda pop: flops(pop) ** 2, np.arange(len(space.resolutions))) is None

@@ -8,9 +8,9 @@ import pytest
 
 from conftest import TINY
 from ofa import InfeasibleError, get_space
+from ofa.cost_table import flops_table
 from ofa.errors import ConfigError
 from ofa.search.constraints import Constraint, additive_cost
-from ofa.search.cost_table import flops_table
 from ofa.search.evolution import EvolutionSettings
 from ofa.search.strategies import STRATEGIES, run_strategy
 from test_search_core import _synthetic_accuracy, all_configs

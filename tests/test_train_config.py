@@ -6,15 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import MBV3, TINY
 from ofa.errors import ConfigError, DataError
 from ofa.spaces import get_space
 from ofa.train import load_config, train
 from ofa.train.config import parse_override
 from ofa.train.sampling import ShardSampler, step_resolution, step_subnets
 from ofa.train.schedule import default_schedule, lr_at, stage_steps
-
-TINY = "ofa_tiny_in32_d12_e34_k35_w1.0"
-MBV3 = "ofa_mbv3_d234_e346_k357_w1.0"
 
 
 def test_unknown_top_level_key_is_an_error():

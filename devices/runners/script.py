@@ -1,4 +1,5 @@
-"""Runners that push ``bench_script.py`` and read its JSON lines: onnxruntime, LiteRT, PyTorch."""
+"""Runners that push ``bench_script.py`` and read its JSON lines: onnxruntime, LiteRT, PyTorch, OpenVINO, ExecuTorch,
+Core ML (macOS)."""
 
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ class ScriptRunner(Runner):
     def _push_jobs(self, transport: Transport, jobs: list[MeasureJob], paths: dict[str, str],
                    anchor: Optional[MeasureJob]) -> str:
         doc = {"runtime": self.runtime, "threads": self.spec.threads, "warmup": self.spec.warmup,
-               "repeats": self.spec.repeats, "rounds": self.spec.rounds,
+               "repeats": self.spec.repeats, "rounds": self.spec.rounds, "options": self.spec.options,
                "anchor": {"path": paths[anchor.id], "input_shape": list(anchor.input_shape)} if anchor else None,
                "models": [{"id": j.id, "path": paths[j.id], "input_shape": list(j.input_shape)} for j in jobs]}
         self._jobs_written += 1
@@ -108,3 +109,36 @@ class PyTorchRunner(ScriptRunner):
 
     kind = runtime = "pytorch"
     model_format = "pt2"
+
+
+@RUNNERS.decorator("openvino")
+class OpenVINORunner(ScriptRunner):
+    """OpenVINO CPU plugin, ``INFERENCE_PRECISION_HINT=f32`` forced (checked on the compiled model).
+
+    Micro-models are ONNX files: OpenVINO reads them directly, so the tables time the same graphs as
+    the onnxruntime device (the IR ``ofa export --format openvino`` writes is the same graph converted).
+    """
+
+    kind = runtime = "openvino"
+    model_format = "onnx"
+
+
+@RUNNERS.decorator("executorch")
+class ExecuTorchRunner(ScriptRunner):
+    """ExecuTorch runtime with the XNNPACK delegate over ``.pte`` programs (``executorch`` pybindings)."""
+
+    kind = runtime = "executorch"
+    model_format = "pte"
+
+
+@RUNNERS.decorator("coreml")
+class CoreMLRunner(ScriptRunner):
+    """Core ML through coremltools' ``MLModel.predict`` on a Mac (SSH). Unverified here: no Mac in CI.
+
+    Micro-models are fp32 ML Program packages, zipped into one file for the transport. ``runner.options``:
+    ``compute_units`` (coremltools ``ComputeUnit`` name: ALL default, CPU_ONLY, CPU_AND_GPU, CPU_AND_NE).
+    Threads are Core ML's own choice (``runner.threads`` is ignored).
+    """
+
+    kind = runtime = "coreml"
+    model_format = "mlpackage.zip"

@@ -11,9 +11,11 @@ from ofa.errors import ConfigError
 def make_activation(name: str) -> nn.Module:
     if name == "relu":
         return nn.ReLU()
+    if name == "relu6":
+        return nn.ReLU6()
     if name == "h_swish":
         return nn.Hardswish()
-    raise ConfigError(f"unknown activation {name!r}; valid: relu, h_swish")
+    raise ConfigError(f"unknown activation {name!r}; valid: relu, relu6, h_swish")
 
 
 class ConvBNAct(nn.Module):
@@ -60,3 +62,16 @@ def init_weights(module: nn.Module) -> None:
         elif isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, 0, 0.01)
             nn.init.zeros_(m.bias)
+
+
+def feature_mix_layer(in_ch: int, out_ch: int | None, act: str) -> "ConvBNAct | None":
+    """The 1x1 conv after pooling (MobileNetV3: no BN), or ``None`` where the space has none (ProxylessNAS)."""
+    return ConvBNAct(in_ch, out_ch, 1, act=act, use_bn=False) if out_ch else None
+
+
+def run_head(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """final_expand -> global pool -> (feature_mix) -> dropout -> classifier, on ``net``'s head layers."""
+    x = net.final_expand(x).mean((2, 3), keepdim=True)
+    if net.feature_mix is not None:
+        x = net.feature_mix(x)
+    return net.classifier(net.dropout(torch.flatten(x, 1)))

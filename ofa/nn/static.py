@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ofa.arch import net_spec
-from ofa.nn.layers import ConvBNAct, init_weights
+from ofa.nn.layers import ConvBNAct, feature_mix_layer, init_weights, run_head
 from ofa.nn.mbconv import MBConv
 from ofa.spaces import SearchSpace
 from ofa.subnet import SubnetConfig
@@ -27,19 +27,17 @@ class StaticSubnet(nn.Module):
         bn = dict(bn_eps=space.bn_eps, bn_momentum=space.bn_momentum)
         self.stem = ConvBNAct(3, spec.stem_channels, 3, spec.stem_stride, spec.stem_act, **bn)
         self.blocks = nn.ModuleList(MBConv(b, space.bn_eps, space.bn_momentum) for b in spec.blocks)
-        self.final_expand = ConvBNAct(spec.last_channels, spec.final_expand_channels, 1, act="h_swish", **bn)
-        self.feature_mix = ConvBNAct(spec.final_expand_channels, spec.feature_mix_channels, 1, act="h_swish", use_bn=False)
+        self.final_expand = ConvBNAct(spec.last_channels, spec.final_expand_channels, 1, act=spec.head_act, **bn)
+        self.feature_mix = feature_mix_layer(spec.final_expand_channels, spec.feature_mix_channels, spec.head_act)
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(spec.feature_mix_channels, num_classes)
+        self.classifier = nn.Linear(spec.classifier_in_channels, num_classes)
         init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
         for block in self.blocks:
             x = block(x)
-        x = self.final_expand(x)
-        x = self.feature_mix(x.mean((2, 3), keepdim=True))
-        return self.classifier(self.dropout(torch.flatten(x, 1)))
+        return run_head(self, x)
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:

@@ -9,7 +9,7 @@ from torch import nn
 
 from ofa.arch import supernet_block_specs
 from ofa.errors import ConfigError
-from ofa.nn.layers import ConvBNAct, init_weights
+from ofa.nn.layers import ConvBNAct, feature_mix_layer, init_weights, run_head
 from ofa.nn.mbconv import ElasticMBConv
 from ofa.nn.static import StaticSubnet
 from ofa.spaces import SearchSpace
@@ -41,11 +41,13 @@ class OFASupernet(nn.Module):
                 divisor=space.channel_divisor, se_reduction=space.se_reduction, **bn,
             ))
         self.blocks = nn.ModuleList(blocks)
+        #: 0-based elastic slot -> index into ``blocks`` (a capped stage has fewer blocks than slots)
+        self.block_of_slot = {spec.slot - 1: i for i, spec in enumerate(supernet_block_specs(space)) if spec.slot > 0}
         last = space.stage_channels[-1]
-        self.final_expand = ConvBNAct(last, space.final_expand_channels, 1, act="h_swish", **bn)
-        self.feature_mix = ConvBNAct(space.final_expand_channels, space.feature_mix_channels, 1, act="h_swish", use_bn=False)
+        self.final_expand = ConvBNAct(last, space.final_expand_channels, 1, act=space.head_act, **bn)
+        self.feature_mix = feature_mix_layer(space.final_expand_channels, space.feature_mix_channels, space.head_act)
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(space.feature_mix_channels, num_classes)
+        self.classifier = nn.Linear(space.classifier_in_channels, num_classes)
         init_weights(self)
         self.active_depths = [space.max_depth] * space.n_stages
         self.active_resolution = max(space.resolutions)
@@ -53,33 +55,37 @@ class OFASupernet(nn.Module):
     # ----- selecting sub-networks -------------------------------------------------------------------
     def set_active(self, cfg: SubnetConfig) -> None:
         cfg.validate(self.space)
-        for slot, block in enumerate(self.blocks[1:]):
-            block.active_kernel, block.active_expand = cfg.ks[slot], cfg.e[slot]
+        for slot, index in self.block_of_slot.items():
+            self.blocks[index].active_kernel, self.blocks[index].active_expand = cfg.ks[slot], cfg.e[slot]
         self.active_depths = list(cfg.d)
         self.active_resolution = cfg.r
 
     def active_config(self) -> SubnetConfig:
-        blocks = self.blocks[1:]
-        return SubnetConfig(self.space.id, tuple(b.active_kernel for b in blocks),
-                            tuple(b.active_expand for b in blocks), tuple(self.active_depths), self.active_resolution)
+        space, slots = self.space, range(self.space.n_block_slots)
+        ks = tuple(self.blocks[self.block_of_slot[i]].active_kernel if i in self.block_of_slot else min(space.ks_choices) for i in slots)
+        e = tuple(self.blocks[self.block_of_slot[i]].active_expand if i in self.block_of_slot else min(space.e_choices) for i in slots)
+        return SubnetConfig(space.id, ks, e, tuple(self.active_depths), self.active_resolution)
 
     def sample_active(self, rng: "random.Random | int | None" = None, **limits) -> SubnetConfig:
         cfg = SubnetConfig.sample(self.space, rng, **limits)
         self.set_active(cfg)
         return cfg
 
-    def active_blocks(self) -> list[ElasticMBConv]:
+    def stage_blocks(self, stages) -> list[ElasticMBConv]:
+        """Every block (active or not) of the elastic stages ``stages``."""
         d = self.space.max_depth
-        return [self.blocks[0]] + [self.blocks[1 + s * d + i] for s, depth in enumerate(self.active_depths) for i in range(depth)]
+        return [self.blocks[self.block_of_slot[s * d + i]] for s in stages for i in range(self.space.depth_caps[s])]
+
+    def active_blocks(self) -> list[ElasticMBConv]:
+        cfg = SubnetConfig(self.space.id, (), (), tuple(self.active_depths), 0)
+        return [self.blocks[0]] + [self.blocks[self.block_of_slot[slot]] for slot in cfg.active_slots(self.space)]
 
     # ----- running ---------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
         for block in self.active_blocks():
             x = block(x)
-        x = self.final_expand(x)
-        x = self.feature_mix(x.mean((2, 3), keepdim=True))
-        return self.classifier(self.dropout(torch.flatten(x, 1)))
+        return run_head(self, x)
 
     def reorganize_channels(self) -> None:
         """Importance-sort hidden channels of every block (before shrinking the expand ratio)."""
@@ -100,7 +106,7 @@ def static_state_dict(supernet: OFASupernet, cfg: SubnetConfig) -> dict[str, tor
     state.update(fixed)
     slots = [0] + [slot + 1 for slot in cfg.active_slots(supernet.space)]
     for index, slot in enumerate(slots):
-        block = supernet.blocks[slot]
+        block = supernet.blocks[0 if slot == 0 else supernet.block_of_slot[slot - 1]]
         kernel = 3 if slot == 0 else cfg.ks[slot - 1]
         expand = 1 if slot == 0 else cfg.e[slot - 1]
         for name, tensor in block.static_state(kernel, expand).items():

@@ -22,14 +22,15 @@ from ofa.bn_calib import recalibrate_bn
 from ofa.complexity import subnet_cost
 from ofa.data import DataSource, resize_batch
 from ofa.errors import ArtifactError
-from ofa.io import atomic_write, atomic_write_json
+from ofa.io import atomic_write, atomic_write_json, read_json_file
 from ofa.locks import directory_lock
+from ofa.manifest import ManifestHeader
 from ofa.subnet import SubnetConfig
-from ofa.version import __version__
 
 log = logging.getLogger(__name__)
 TABLE = "acc_table.csv"
 MANIFEST = "acc_manifest.json"
+HEADER = ManifestHeader("accuracy_table", 1, kind_optional=True)  # no kind before 0.1.0
 
 
 def sample_configs(space, n: int, seed: int) -> list[SubnetConfig]:
@@ -83,7 +84,9 @@ def _settings(supernet_hash: str, source: DataSource, n: int, seed: int, calib_i
 def _check_resume(out: Path, settings: dict) -> pd.DataFrame | None:
     if not (out / MANIFEST).is_file():
         return None
-    old = json.loads((out / MANIFEST).read_text())["settings"]
+    fix = "use another --out, or delete it and build again"
+    old = HEADER.check(read_json_file(out / MANIFEST, "accuracy table manifest", ArtifactError, fix), out / MANIFEST, fix)
+    old = old.get("settings") if isinstance(old.get("settings"), dict) else {}
     same = {k: v for k, v in settings.items() if k != "samples"} == {k: v for k, v in old.items() if k != "samples"}
     if not same:
         raise ArtifactError(f"{out} holds an accuracy table built with other settings ({old}); use another --out or delete it")
@@ -109,7 +112,7 @@ def _build(supernet, source: DataSource, out: Path, samples: int, supernet_hash:
     table = _check_resume(out, settings)
     rows = table.to_dict("records") if table is not None else []
     done = {int(r["index"]) for r in rows}
-    manifest = {"schema_version": 1, "tool_version": __version__, "settings": settings}
+    manifest = {**HEADER.fields(), "settings": settings}
     if not (out / MANIFEST).is_file() or json.loads((out / MANIFEST).read_text()) != manifest:
         atomic_write_json(out / MANIFEST, manifest)
     configs = sample_configs(supernet.space, samples, seed)

@@ -9,14 +9,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ofa.cost_table import flops_table, params_table
 from ofa.errors import ConfigError, InfeasibleError
 from ofa.io import atomic_write, atomic_write_json
+from ofa.manifest import ManifestHeader
+from ofa.population import Population
 from ofa.search.acc_predictor import AccuracyPredictor
 from ofa.search.constraints import Constraint, Cost, additive_cost
-from ofa.search.cost_table import flops_table, params_table
 from ofa.search.evolution import EvolutionSettings, SearchHistory
 from ofa.search.nsga2 import pareto_front
-from ofa.search.population import Population
 from ofa.search.strategies import run_strategy
 from ofa.spaces import SearchSpace
 
@@ -69,6 +70,9 @@ class SearchProblem:
                          "latency_ms": {n: {"mean": float(m[i]), "std": float(s[i])} for n, (m, s) in lat.items()},
                          "mflops": float(flops[i]), "params_m": float(params[i])})
         return rows
+
+
+RESULT_HEADER = ManifestHeader("search_result", 1, kind_optional=True)  # no kind before 0.1.0
 
 
 def _device_cost(problem: SearchProblem, device: str) -> Cost:
@@ -167,7 +171,6 @@ def history_frame(problem: SearchProblem, histories: dict) -> pd.DataFrame:
 
 def write_results(out: "str | Path", rows: list[dict], history: pd.DataFrame | None, settings: dict) -> Path:
     """``search_result.json``, one ``subnets/<device>-<budget>.json`` per feasible row, ``history.csv``."""
-    from ofa.version import __version__
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -176,8 +179,8 @@ def write_results(out: "str | Path", rows: list[dict], history: pd.DataFrame | N
             label = f"{row.get('device') or 'any'}-{row.get('latency_budget_ms') or 'none'}ms"
             row["subnet_file"] = f"subnets/{label}.json"
             atomic_write_json(out / row["subnet_file"], row["subnet"])
-    atomic_write_json(out / "search_result.json", {"schema_version": 1, "tool_version": __version__,
-                                                    "settings": settings, "results": rows})
+    atomic_write_json(out / "search_result.json", {**RESULT_HEADER.fields(), "settings": settings,
+                                                    "results": rows})
     if history is not None and len(history):
         atomic_write(out / "history.csv", lambda tmp: history.to_csv(tmp, index=False))
     return out

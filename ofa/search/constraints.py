@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 from ofa.errors import InfeasibleError
-from ofa.search.population import Population
+from ofa.population import Population
 from ofa.spaces import SearchSpace
 
 
@@ -54,9 +54,8 @@ def check_reachable(space: SearchSpace, constraints: list[Constraint]) -> None:
                 f"is {value:.4g} {c.cost.unit}, by {cfg.to_json()}; raise the budget to at least that")
 
 
-def additive_cost(name: str, unit: str, table) -> Cost:
-    """Wrap an :class:`~ofa.search.cost_table.AdditiveCost` (exact minimum, optional spread)."""
-    spread = (lambda pop: np.sqrt(table.variance(pop))) if table.block_var is not None else None
+def additive_cost(name: str, unit: str, table, spread: "Callable[[Population], np.ndarray] | None" = None) -> Cost:
+    """Wrap an :class:`~ofa.cost_table.AdditiveCost` (exact minimum; ``spread``: the std of the prediction)."""
     allowed = table.r_allowed
     return Cost(name, unit, table, table.minimum, spread, None if len(allowed) == len(table.base) else allowed)
 

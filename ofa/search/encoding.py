@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ofa.search.population import Population, active_mask
+from ofa.population import Population, active_mask
 from ofa.spaces import SearchSpace
 
 
@@ -17,14 +17,15 @@ def feature_size(space: SearchSpace) -> int:
 
 
 def encode(space: SearchSpace, pop: Population) -> np.ndarray:
-    """(N, feature_size) float32 features of a population."""
-    n = len(pop)
-    nk, ne = len(space.ks_choices), len(space.e_choices)
-    mask = active_mask(space, pop.d).astype(np.float32)  # (N, slots)
-    ks = np.eye(nk, dtype=np.float32)[pop.ks]  # (N, slots, nk) one-hot
-    e = np.eye(ne, dtype=np.float32)[pop.e]
-    blocks = np.concatenate([ks, e], axis=2) * mask[..., None]
-    r = np.zeros((n, len(space.resolutions)), np.float32)
-    r[np.arange(n), pop.r] = 1.0
-    return np.concatenate([blocks.reshape(n, -1), r], axis=1)
-
+    """(N, feature_size) float32 features of a population, set by index (one scatter, no one-hot temporaries)."""
+    n, slots = len(pop), space.n_block_slots
+    nk, width = len(space.ks_choices), len(space.ks_choices) + len(space.e_choices)
+    out = np.zeros((n, feature_size(space)), np.float32)
+    row = np.arange(n)[:, None] * out.shape[1]
+    col = np.arange(slots)[None, :] * width
+    active = active_mask(space, pop.d)
+    flat = out.reshape(-1)
+    flat[(row + col + pop.ks)[active]] = 1.0
+    flat[(row + col + nk + pop.e)[active]] = 1.0
+    flat[row[:, 0] + slots * width + pop.r] = 1.0
+    return out

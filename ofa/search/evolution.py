@@ -2,7 +2,8 @@
 
 Defaults as in OFA: population 100, 500 generations, the best 25% are parents; each generation
 breeds 100 children, half mutations (each gene resampled with probability 0.1) and half uniform
-crossovers, and the next parents are the best of parents + children. Children that
+crossovers, and the next parents are the best of parents + children (repeats included, as OFA;
+``distinct_parents=True`` keeps the best distinct architectures instead, see :func:`_best_distinct`). Children that
 break a constraint are replaced by fresh tries in the same vectorised batch, never by an unbounded
 rejection loop: an infeasible budget is detected up front (exact minimum of each cost) and a search
 whose feasible region is too small to fill a population keeps the parents instead of hanging.
@@ -18,8 +19,9 @@ from typing import Callable
 import numpy as np
 
 from ofa.errors import InfeasibleError
+from ofa.population import Population
 from ofa.search.constraints import Constraint, allowed_resolutions, check_reachable, feasible
-from ofa.search.population import Population, crossover, mutate, sample
+from ofa.search.population import as_population, crossover_genes, genes_of, mutate, mutate_genes, sample
 from ofa.spaces import SearchSpace
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ class EvolutionSettings:
     mutation_ratio: float = 0.5
     mutation_prob: float = 0.1
     init_tries: int = 50  # batches of random samples to fill the first population
+    distinct_parents: bool = False  # OFA keeps repeats among the parents; True: the best distinct ones
     seed: int = 0
 
 
@@ -99,33 +102,72 @@ def initial_population(space: SearchSpace, constraints: list[Constraint], s: Evo
 def evolve(space: SearchSpace, fitness: Callable[[Population], np.ndarray], constraints: list[Constraint],
            settings: EvolutionSettings = EvolutionSettings(),
            on_generation: Callable[[int, float], None] | None = None) -> SearchResult:
-    """Maximise ``fitness`` subject to ``constraints``; seeded and deterministic."""
+    """Maximise ``fitness`` subject to ``constraints``; seeded and deterministic.
+
+    Runs on gene matrices (:func:`~ofa.search.population.genes_of`): one array operation per pick, mutation,
+    crossover and selection; the parents' scores are carried over, never recomputed."""
     start = time.perf_counter()
     rng = np.random.default_rng(settings.seed)
     s = settings
-    pop = initial_population(space, constraints, s, rng)
+    genes = genes_of(initial_population(space, constraints, s, rng))
     r_choices = allowed_resolutions(space, constraints)
     n_parents = max(1, int(round(s.parent_ratio * s.population)))
     n_mutate = int(round(s.mutation_ratio * s.population))
+    slots, stages = space.n_block_slots, space.n_stages
     fitness = MemoizedFitness(space, fitness)
     history = SearchHistory()
-    scores = fitness(pop)
-    history.add(0, pop, scores)
+    scores, keys = fitness.with_keys(as_population(space, genes))
+    history.add(0, as_population(space, genes), scores)
+    ok = lambda g: feasible(constraints, as_population(space, g))  # noqa: E731
     for gen in range(1, s.generations + 1):
-        parents = pop.take(np.argsort(-scores, kind="stable")[:n_parents])
-        pick = lambda n: parents.take(rng.integers(0, len(parents), n))  # noqa: E731
-        mutants = _feasible_children(lambda n: mutate(space, pick(n), s.mutation_prob, rng, r_choices), n_mutate, constraints)
-        n_cross = s.population - len(mutants)
-        crosses = _feasible_children(lambda n: crossover(pick(n), pick(n), rng), n_cross, constraints)
-        children = Population.concat([mutants, crosses])
-        child_scores = fitness(children)
-        history.add(gen, children, child_scores)
-        pop = Population.concat([parents, children])
-        scores = np.concatenate([np.sort(scores)[::-1][:n_parents], child_scores])
+        order = (_best_distinct(scores, keys, n_parents) if s.distinct_parents
+                 else np.argsort(-scores, kind="stable")[:n_parents])
+        parents, parent_scores, parent_keys = genes[order], scores[order], [keys[i] for i in order]
+        pick = lambda n: parents[rng.integers(0, len(parents), n)]  # noqa: E731
+        mutants = _feasible_genes(lambda n: mutate_genes(space, pick(n), s.mutation_prob, rng, r_choices), n_mutate, ok)
+        crosses = _feasible_genes(lambda n: crossover_genes(pick(n), pick(n), rng, slots, stages),
+                                  s.population - len(mutants), ok)
+        children = np.concatenate([mutants, crosses])
+        child_scores, child_keys = fitness.with_keys(as_population(space, children))
+        history.add(gen, as_population(space, children), child_scores)
+        genes, scores = np.concatenate([parents, children]), np.concatenate([parent_scores, child_scores])
+        keys = parent_keys + child_keys
         if on_generation:
             on_generation(gen, float(scores.max()))
     best = int(np.argmax(scores))
-    return SearchResult(pop.take([best]), float(scores[best]), history, time.perf_counter() - start, len(history))
+    return SearchResult(as_population(space, genes[best:best + 1]), float(scores[best]), history,
+                        time.perf_counter() - start, len(history))
+
+
+def _best_distinct(scores: np.ndarray, keys: list, n: int) -> list[int]:
+    """Indices of the ``n`` best *distinct* architectures (repeats only fill in when fewer than ``n`` exist).
+
+    OFA keeps the best ``n`` rows, repeats included: once copies of one network fill the parents, crossover
+    among them breeds the same network again and the search can stall (bench/search_speed.py reports both).
+    More distinct parents breed more distinct children, so it costs more predictor queries."""
+    first: list[int] = []
+    repeats: list[int] = []
+    seen: set = set()
+    for i in np.argsort(-scores, kind="stable").tolist():
+        (repeats if keys[i] in seen else first).append(i)
+        seen.add(keys[i])
+        if len(first) == n:
+            break
+    return (first + repeats)[:n]
+
+
+def _feasible_genes(make: Callable[[int], np.ndarray], n: int, ok: Callable[[np.ndarray], np.ndarray],
+                    tries: int = 4) -> np.ndarray:
+    """:func:`_feasible_children` on gene matrices."""
+    found, count = [], 0
+    for _ in range(tries):
+        batch = make(max(2 * n, 8))
+        keep = batch[ok(batch)]
+        found.append(keep)
+        count += len(keep)
+        if count >= n:
+            break
+    return (found[0] if len(found) == 1 else np.concatenate(found))[:n]
 
 
 class MemoizedFitness:
@@ -135,11 +177,20 @@ class MemoizedFitness:
         self.space, self.fitness, self.cache = space, fitness, {}
 
     def __call__(self, pop: Population) -> np.ndarray:
+        return self.with_keys(pop)[0]
+
+    def with_keys(self, pop: Population) -> tuple[np.ndarray, list[bytes]]:
+        """Scores and one key per row (equal keys = same architecture)."""
         rows = np.ascontiguousarray(pop.key_rows(self.space), dtype=np.int8)
-        keys = [row.tobytes() for row in rows]
-        missing = list(dict.fromkeys(k for k in keys if k not in self.cache))
-        if missing:
-            first = {k: i for i, k in reversed(list(enumerate(keys)))}
-            new = self.fitness(pop.take([first[k] for k in missing]))
-            self.cache.update(zip(missing, new.tolist()))
-        return np.fromiter((self.cache[k] for k in keys), dtype=np.float64, count=len(keys))
+        keys = rows.view(np.dtype((np.void, rows.shape[1]))).ravel().tolist()  # one bytes key per row
+        cache = self.cache
+        scores = [cache.get(k) for k in keys]
+        if None in scores:
+            firsts: dict = {}
+            for i, k in enumerate(keys):
+                if scores[i] is None:
+                    firsts.setdefault(k, i)  # the first row of each new key, in order
+            new = self.fitness(pop.take(list(firsts.values())))
+            cache.update(zip(firsts, new.tolist()))
+            scores = [cache[k] for k in keys]
+        return np.array(scores, dtype=np.float64), keys

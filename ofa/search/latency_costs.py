@@ -1,8 +1,8 @@
 """Latency models of devices as vectorised search costs, built from latency lookup tables (or predictors
 fitted from end-to-end measurements, ``ofa latency fit``: per-block tables too).
 
-A LUT's predictor (block sum, or calibrated sum when the table has calibration measurements) is
-probed once into an :class:`~ofa.search.cost_table.AdditiveCost` table: exact minima for
+A LUT's predictor (block sum, or calibrated sum when the table has calibration measurements) exports
+its mean as an :class:`~ofa.cost_table.AdditiveCost` table: exact minima for
 fail-fast infeasibility checks, and microsecond scoring of whole populations. Resolutions the LUT
 was not built for are never chosen.
 """
@@ -12,12 +12,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from ofa.errors import ConfigError
 from ofa.search.constraints import Cost, additive_cost
-from ofa.search.cost_table import probe_additive
-from ofa.search.population import Population, active_mask
 from ofa.spaces import SearchSpace
 
 log = logging.getLogger(__name__)
@@ -49,33 +45,13 @@ def _is_catalog_device(name: str) -> bool:
 
 
 def predictor_cost(predictor, space: SearchSpace, name: str) -> Cost:
-    """Wrap a :class:`latency.LatencyPredictor` as a search cost in ms (with spread)."""
-    from latency.index import EncodedConfigs
-
+    """Wrap a :class:`latency.LatencyPredictor` as a search cost in ms: its additive table, its spread."""
     if predictor.space.id != space.id:
         raise ConfigError(f"latency table {name!r} is for space {predictor.space.id}, the supernet is {space.id}")
-    table_r = {r: i for i, r in enumerate(predictor.index.resolutions)}
-    r_map = np.array([table_r.get(r, -1) for r in space.resolutions])
-    r_allowed = np.flatnonzero(r_map >= 0)
-    if len(r_allowed) == 0:
+    table = predictor.additive()
+    if len(table.r_allowed) == 0:
         raise ConfigError(f"latency table {name!r} covers none of the space's resolutions {list(space.resolutions)}")
-
-    def encode(pop: Population) -> EncodedConfigs:
-        return EncodedConfigs(r_map[pop.r], pop.ks, pop.e, active_mask(space, pop.d))
-
-    mean = lambda pop: predictor.predict_encoded(encode(pop)).mean_ms  # noqa: E731
-    var = lambda pop: predictor.predict_encoded(encode(pop)).std_ms ** 2  # noqa: E731
-    table = probe_additive(space, mean, r_allowed)
-    if table is None:
-        raise ConfigError(f"latency predictor of {name!r} is not a sum over blocks; the search needs an additive predictor "
-                          "(block_sum or calibrated_sum)")
-    variance = probe_additive(space, var, r_allowed)
-    if variance is not None:
-        table.base_var, table.block_var = variance.base, variance.block
-    cost = additive_cost(f"latency_ms@{name}", "ms", table)
-    if variance is None:  # spread not additive (e.g. a residual term): evaluate it directly
-        cost.spread = lambda pop: np.sqrt(np.maximum(var(pop), 0))
-    return cost
+    return additive_cost(f"latency_ms@{name}", "ms", table, spread=lambda pop: predictor.spread(pop, table(pop)))
 
 
 def load_latency_cost(spec: str, space: SearchSpace, kind: str = "auto", stat: "str | None" = None) -> tuple[str, Cost]:

@@ -8,9 +8,10 @@ from typing import Callable
 
 import numpy as np
 
+from ofa.population import Population
 from ofa.search.constraints import Constraint, allowed_resolutions, feasible
 from ofa.search.evolution import EvolutionSettings, _feasible_children, initial_population
-from ofa.search.population import Population, crossover, mutate
+from ofa.search.population import crossover, mutate
 from ofa.spaces import SearchSpace
 
 

@@ -32,6 +32,41 @@ def ofa_mbv3(width_mult: float) -> SearchSpace:
     )
 
 
+def ofa_proxyless(width_mult: float = 1.3, resolutions: tuple[int, ...] = tuple(range(128, 225, 4))) -> SearchSpace:
+    """The official OFA-ProxylessNAS space (`ofa_proxyless_d234_e346_k357_w1.3`).
+
+    ProxylessNAS stage widths 24/40/80/96/192/320 (x1.3), ReLU6 throughout, no squeeze-excite, BN eps 1e-3,
+    a fixed first block (k3, expand 1) and a last stage of one block (elastic k/e, its ``d`` entry clamped to
+    1 as the official supernet does); the head is a 1x1 conv + BN + ReLU6 (1664 channels) before pooling.
+    Other widths (and resolution lists) build the same family, as the official class does for any width.
+    """
+    relu6 = dict(act="relu6", se=False)
+    return SearchSpace(
+        id=f"ofa_proxyless_d234_e346_k357_w{width_mult}",
+        description=f"Official Once-for-All ProxylessNAS space, width multiplier {width_mult} (ImageNet-size input)",
+        family="proxyless",
+        width_mult=width_mult,
+        stem=LayerSpec(width=32, stride=2, act="relu6"),
+        first_block=StageSpec(width=16, stride=1, **relu6),
+        stages=(
+            StageSpec(width=24, stride=2, **relu6),
+            StageSpec(width=40, stride=2, **relu6),
+            StageSpec(width=80, stride=2, **relu6),
+            StageSpec(width=96, stride=1, **relu6),
+            StageSpec(width=192, stride=2, **relu6),
+            StageSpec(width=320, stride=1, max_blocks=1, **relu6),
+        ),
+        final_expand_width=1280,
+        feature_mix_width=None,
+        head_act="relu6",
+        ks_choices=(3, 5, 7),
+        e_choices=(3, 4, 6),
+        d_choices=(2, 3, 4),
+        resolutions=tuple(resolutions),
+        bn_eps=1e-3,
+    )
+
+
 def ofa_mbv3_in32() -> SearchSpace:
     """Small-input member of the family for 32x32 data (CIFAR-10, the built-in digits).
 
@@ -80,4 +115,30 @@ def ofa_tiny() -> SearchSpace:
     )
 
 
-BUILTIN_SPACES = (ofa_mbv3(1.0), ofa_mbv3(1.2), ofa_mbv3_in32(), ofa_tiny())
+def ofa_tiny_proxyless() -> SearchSpace:
+    """The ProxylessNAS family in miniature, for tests and smoke runs: ReLU6, no SE, BN eps 1e-3, a one-block last
+    stage (its ``d`` entry clamped) and the pre-pool head (no conv after pooling)."""
+    relu6 = dict(act="relu6", se=False)
+    return SearchSpace(
+        id="ofa_tiny_proxyless_in32_d12_e34_k35_w1.0",
+        description="Tiny ProxylessNAS-family space for tests and smoke runs (seconds per epoch on a CPU)",
+        family="proxyless",
+        stem=LayerSpec(width=8, stride=1, act="relu6"),
+        first_block=StageSpec(width=8, stride=1, **relu6),
+        stages=(
+            StageSpec(width=16, stride=2, **relu6),
+            StageSpec(width=24, stride=2, **relu6),
+            StageSpec(width=32, stride=1, max_blocks=1, **relu6),
+        ),
+        final_expand_width=128,
+        feature_mix_width=None,
+        head_act="relu6",
+        ks_choices=(3, 5),
+        e_choices=(3, 4),
+        d_choices=(1, 2),
+        resolutions=(16, 24, 32),
+        bn_eps=1e-3,
+    )
+
+
+BUILTIN_SPACES = (ofa_mbv3(1.0), ofa_mbv3(1.2), ofa_proxyless(1.3), ofa_mbv3_in32(), ofa_tiny(), ofa_tiny_proxyless())

@@ -8,13 +8,13 @@ blocks) is derived from it, so a space loaded from JSON/YAML rebuilds the same n
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ofa.errors import ConfigError
 
-Activation = Literal["relu", "h_swish"]
+Activation = Literal["relu", "relu6", "h_swish"]
 
 #: Sane bounds of a space's dimensions (inclusive). They are far wider than any published OFA space
 #: (k 3-7, e 3-6, d 2-4, r 128-224, widths up to 1280) yet keep a hand-edited file from asking for a
@@ -51,9 +51,14 @@ class LayerSpec(BaseModel):
 
 
 class StageSpec(LayerSpec):
-    """An elastic stage of MBConv blocks; ``se`` adds squeeze-excite to each block."""
+    """An elastic stage of MBConv blocks; ``se`` adds squeeze-excite to each block.
+
+    ``max_blocks`` caps the stage's depth whatever ``d`` says (OFA-ProxylessNAS's last stage has one block,
+    elastic in kernel and expand only): its ``d`` entry is clamped, as the official supernet clamps it.
+    """
 
     se: bool = False
+    max_blocks: Optional[int] = Field(default=None, ge=1, le=BOUNDS["d_choices"][1])
 
 
 class SearchSpace(BaseModel):
@@ -63,13 +68,15 @@ class SearchSpace(BaseModel):
 
     id: str = Field(min_length=1)
     description: str = ""
-    family: Literal["mbv3"] = "mbv3"
+    family: Literal["mbv3", "proxyless"] = "mbv3"
     width_mult: float = Field(default=1.0, gt=0, le=4)
     stem: LayerSpec
     first_block: StageSpec
     stages: tuple[StageSpec, ...] = Field(max_length=MAX_STAGES)
     final_expand_width: int = Field(gt=0, le=MAX_WIDTH)
-    feature_mix_width: int = Field(gt=0, le=MAX_WIDTH)
+    feature_mix_width: Optional[int] = Field(gt=0, le=MAX_WIDTH, description="1x1 conv after pooling (MobileNetV3); "
+                                             "null: the classifier reads the pooled final_expand features (ProxylessNAS)")
+    head_act: Activation = "h_swish"
     ks_choices: tuple[int, ...]
     e_choices: tuple[int, ...]
     d_choices: tuple[int, ...]
@@ -102,6 +109,9 @@ class SearchSpace(BaseModel):
     def _has_stages(self) -> "SearchSpace":
         if not self.stages:
             raise ValueError("a space needs at least one elastic stage")
+        capped = [i for i, st in enumerate(self.stages) if st.max_blocks and st.max_blocks > max(self.d_choices)]
+        if capped:
+            raise ValueError(f"stage(s) {capped}: max_blocks exceeds the largest depth {max(self.d_choices)}")
         return self
 
     # ----- derived quantities -------------------------------------------------------------
@@ -116,6 +126,38 @@ class SearchSpace(BaseModel):
     @property
     def max_depth(self) -> int:
         return max(self.d_choices)
+
+    @property
+    def depth_caps(self) -> tuple[int, ...]:
+        """Per stage, the most blocks it can run (``max_depth`` unless the stage sets ``max_blocks``)."""
+        return tuple(min(st.max_blocks or self.max_depth, self.max_depth) for st in self.stages)
+
+    def effective_depth(self, stage: int, d: int) -> int:
+        """Blocks stage ``stage`` runs for a ``d`` entry (clamped by its ``max_blocks``)."""
+        return min(d, self.depth_caps[stage])
+
+    def slot_exists(self, slot: int) -> bool:
+        """Whether a supernet block exists for 0-based slot ``slot`` (a capped stage has fewer)."""
+        stage, pos = divmod(slot, self.max_depth)
+        return pos < self.depth_caps[stage]
+
+    def active_mask(self, depths):
+        """``(N, slots)`` booleans: which slots run for depth values ``depths`` ``(N, stages)`` (caps applied)."""
+        import numpy as np
+
+        d = np.minimum(np.asarray(depths), np.asarray(self.depth_caps)[None, :])
+        pos = np.arange(self.n_block_slots) % self.max_depth
+        return pos[None, :] < np.repeat(d, self.max_depth, axis=1)
+
+    def depth_index_table(self):
+        """``(stages, len(d_choices))``: the last running position (0-based) of each stage at each depth choice."""
+        import numpy as np
+
+        return np.minimum(np.asarray(self.d_choices)[None, :], np.asarray(self.depth_caps)[:, None]) - 1
+
+    @property
+    def classifier_in_channels(self) -> int:
+        return self.feature_mix_channels or self.final_expand_channels
 
     @property
     def n_block_slots(self) -> int:
@@ -139,8 +181,8 @@ class SearchSpace(BaseModel):
         return self.channels(self.final_expand_width)
 
     @property
-    def feature_mix_channels(self) -> int:
-        return self.channels(self.feature_mix_width)
+    def feature_mix_channels(self) -> int | None:
+        return self.channels(self.feature_mix_width) if self.feature_mix_width else None
 
     def mid_channels(self, in_channels: int, expand: float) -> int:
         """Hidden width of an MBConv block with ``in_channels`` inputs and expand ratio ``expand``."""
@@ -170,8 +212,10 @@ class SearchSpace(BaseModel):
     def count_subnets(self) -> int:
         """Number of distinct architectures (unused slots ignored), times resolutions."""
         per_block = len(self.ks_choices) * len(self.e_choices)
-        per_stage = sum(per_block**d for d in self.d_choices)
-        return per_stage**self.n_stages * len(self.resolutions)
+        total = len(self.resolutions)
+        for cap in self.depth_caps:
+            total *= sum(per_block**d for d in sorted({min(d, cap) for d in self.d_choices}))
+        return total
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "") -> "SearchSpace":

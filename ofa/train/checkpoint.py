@@ -18,12 +18,13 @@ import torch
 
 from ofa.errors import ArtifactError
 from ofa.io import atomic_write, torch_load_reason
-from ofa.version import __version__
+from ofa.manifest import ManifestHeader
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
 FORMAT = "ofa-train-checkpoint"
 SCHEMA_VERSION = 1
+HEADER = ManifestHeader("training_checkpoint", SCHEMA_VERSION, kind_optional=True)  # no kind before 0.1.0
 
 
 @dataclass
@@ -58,8 +59,7 @@ def save_checkpoint(run_dir: Path, *, config: dict, state: RunState, model: dict
     """Write ``run_dir/checkpoint.pt`` atomically (temp file + rename): a kill never leaves half a file."""
     payload = {
         "format": FORMAT,
-        "schema_version": SCHEMA_VERSION,
-        "tool_version": __version__,
+        **HEADER.fields(),
         "config": config,
         "state": state.to_dict(),
         "scheduler": {"stage": state.stage, "step": state.step},
@@ -86,9 +86,7 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any]:
                             "checkpoint") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ArtifactError(f"{path} is not an ofa training checkpoint")
-    if payload.get("schema_version") != SCHEMA_VERSION:
-        raise ArtifactError(f"{path} has checkpoint schema {payload.get('schema_version')}; this tool reads {SCHEMA_VERSION}")
-    return payload
+    return HEADER.check(payload, path, "start a new run, or resume with the ofa-deploy version that wrote it")
 
 
 def state_from(payload: dict) -> RunState:

@@ -20,6 +20,10 @@ def train_command(
     data: Optional[str] = typer.Option(None, "--data", help="'builtin', 'cifar10', an ImageFolder directory or a .tar.gz of one."),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML training config (schedule, optimizer, loss, ...)."),
     preset: Optional[str] = typer.Option(None, "--preset", help="Built-in config preset, applied before --config (e.g. 'smoke')."),
+    init: Optional[str] = typer.Option(None, "--init", help="Start from this supernet directory or official OFA checkpoint "
+                                       "(.pth); a dataset with other classes gets a new head (transfer)."),
+    freeze_stages: Optional[int] = typer.Option(None, "--freeze-stages", min=0, help="Freeze the stem, first block and this "
+                                                "many elastic stages during the first schedule stage."),
     overrides: List[str] = typer.Option([], "--set", help="Override one key: --set batch_size=32 --set schedule.kernel.lr=0.01"),
     resume_dir: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this directory from its last checkpoint."),
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as YAML and exit."),
@@ -37,12 +41,16 @@ def train_command(
 
     reporter = RichReporter() if console.is_terminal else None
     if resume_dir is not None:
-        if any(v is not None for v in (out, space, data, config, preset)):
+        if any(v is not None for v in (out, space, data, config, preset, init, freeze_stages)):
             raise ConfigError("--resume RUN_DIR continues a run with its saved config; drop --out/--space/--data/--config/"
-                              "--preset (only --set of resume-safe keys is allowed)")
+                              "--preset/--init/--freeze-stages (only --set of resume-safe keys is allowed)")
         result = resume(resume_dir, tuple(overrides), reporter)
     else:
-        cfg = load_config(preset, config, {"space": space, "data": data}, tuple(overrides))
+        if init is not None and preset is None and config is None:
+            preset = "transfer"  # the transfer recipe, unless the user brings their own
+        if freeze_stages is not None:
+            overrides = [*overrides, f"schedule.0.freeze_stages={freeze_stages}"]
+        cfg = load_config(preset, config, {"space": space, "data": data, "init": init}, tuple(overrides))
         if print_config:
             stdout.print(yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None), highlight=False)
             return

@@ -52,6 +52,8 @@ class StageConfig(_Strict):
         default="teacher", description="teacher: the frozen full network of loss.teacher_stage (OFA); inplace: the "
         "step's first (largest) sub-network, live, as in BigNAS; it trains on the labels alone")
     reorganize_channels: bool = False
+    freeze_stages: int = Field(default=0, ge=0, description="the stem, the first block and this many leading elastic "
+                               "stages get no updates (BN statistics kept) during this stage; for transfer")
 
     @model_validator(mode="after")
     def _sandwich_needs_two(self) -> "StageConfig":
@@ -91,7 +93,10 @@ class TrainConfig(_Strict):
     space: str = DEFAULT_SPACE
     data: str = "builtin"
     num_classes: int | None = Field(default=None, ge=1, description="default: the dataset's class count")
-    init: str | None = Field(default=None, description="supernet directory to start from instead of random weights")
+    init: str | None = Field(default=None, description="supernet directory, or official OFA checkpoint file, to start "
+                             "from instead of random weights")
+    head: Literal["auto", "keep", "new"] = Field(default="auto", description="with init: keep its classifier, or a new "
+                                                 "one (N(0, 0.01) weights, zero bias); auto = new when the class counts differ")
     seed: int = 0
     batch_size: int = Field(default=64, ge=1, description="global batch (split across DDP ranks)")
     epochs_scale: float = Field(default=0.01, gt=0, description="multiplies every stage's epochs")
@@ -137,6 +142,10 @@ def load_config(preset: str | None = None, file: "str | Path | None" = None, opt
     for key, value in parsed:
         if not key.startswith("schedule"):
             set_path(raw, key, value)
+    if raw.get("init") and "space" not in raw:
+        from ofa.train.transfer import init_space_id
+
+        raw["space"] = init_space_id(raw["init"])
     if "schedule" not in raw:
         from ofa.train.schedule import default_schedule
 
@@ -155,6 +164,10 @@ def resolve(raw: dict) -> TrainConfig:
         for dim, choices in (("ks", space.ks_choices), ("e", space.e_choices), ("d", space.d_choices), ("r", space.resolutions)):
             setattr(stage, dim, _expand_choice(stage.name, dim, getattr(stage, dim), list(choices), space.id))
     _check_teacher(config)
+    too_many = [s.name for s in config.schedule if s.freeze_stages > space.n_stages]
+    if too_many:
+        raise ConfigError(f"schedule stage(s) {too_many}: freeze_stages exceeds the {space.n_stages} elastic stages of "
+                          f"space {space.id}; use 0..{space.n_stages}")
     return config
 
 

@@ -26,6 +26,7 @@ from ofa.train.metrics import Reporter
 from ofa.train.prepare import CONFIG_YAML, SUPERNET_DIR, Run, build_optimizer, make_teacher, new_run, resumed_run
 from ofa.train.sampling import batch_stream, step_resolution, step_subnets
 from ofa.train.schedule import lr_at, warmup_steps
+from ofa.train.transfer import frozen_modules, set_frozen
 from ofa.train.validate import save_validation, validate_stage
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,8 @@ def run_stage(run: Run, index: int) -> None:
     warmup = warmup_steps(stage.warmup_epochs, config.epochs_scale, run.steps_per_epoch, total)
     if run.state.step == 0 and stage.reorganize_channels:
         run.net.reorganize_channels()
+    run.frozen = frozen_modules(run.net, stage.freeze_stages)
+    set_frozen(run.net, run.frozen)
     optimizer = build_optimizer(run.net, config, stage.lr)
     if run.optimizer_state is not None and run.state.step > 0:
         optimizer.load_state_dict(run.optimizer_state)
@@ -107,6 +110,8 @@ def run_stage(run: Run, index: int) -> None:
         if config.checkpoint_every and (step + 1) % config.checkpoint_every == 0 and step + 1 < total:
             checkpoint(run, optimizer)
     run.reporter.end_stage()
+    run.frozen = []
+    set_frozen(run.net, run.frozen)
     end_stage(run, index)
 
 
@@ -115,6 +120,8 @@ def train_step(run: Run, optimizer: torch.optim.Optimizer, stage: StageConfig, c
     """One optimizer step: gradients summed over the step's sub-networks, averaged across ranks."""
     loss_cfg, net = run.config.loss, run.net
     net.train()
+    for module in getattr(run, "frozen", ()):  # frozen BN keeps its statistics
+        module.eval()
     optimizer.zero_grad(set_to_none=True)
     try:
         inplace = stage.kd_source == "inplace"

@@ -51,6 +51,7 @@ class Run:
     optimizer_state: dict | None = None  # restored into the current stage's optimizer, then dropped
     steps_per_epoch: int = 0
     totals: list[int] = field(default_factory=list)
+    frozen: list[nn.Module] = field(default_factory=list)  # modules the current stage does not train
 
     def stage_total(self, index: int) -> int:
         return self.totals[index]
@@ -171,17 +172,21 @@ def _check_empty(run_dir: Path) -> None:
 
 
 def _head_classes(config: TrainConfig, source: DataSource) -> int:
+    """The head's class count: the dataset's, unless a kept init head or num_classes says otherwise (then they must agree)."""
     head = config.num_classes
-    if head is None and config.init:
-        from ofa.artifacts import read_manifest
+    if head is None and config.init and config.head != "new":
+        from ofa.train.transfer import init_head_classes
 
-        head = int(read_manifest(config.init, "supernet")["num_classes"])
+        init_classes = init_head_classes(config.init)
+        if config.head == "keep" or init_classes == source.num_classes:
+            head = init_classes
     head = head or source.num_classes
     if head != source.num_classes:
         relation = "fewer" if source.num_classes < head else "more"
+        fix = ("set head: auto (a new classifier for the dataset's classes)" if config.init and config.head == "keep"
+               else f"set num_classes: {source.num_classes} or use a dataset with {head} classes")
         raise DataError(f"dataset {config.data!r} has {source.num_classes} classes, {relation} than the network head's "
-                        f"{head} (num_classes{' / init supernet' if config.init else ''}); set num_classes: "
-                        f"{source.num_classes} (without init) or use a dataset with {head} classes")
+                        f"{head} (num_classes{' / init supernet' if config.init else ''}); {fix}")
     return head
 
 
@@ -189,12 +194,12 @@ def _head_classes(config: TrainConfig, source: DataSource) -> int:
 def build_supernet(config: TrainConfig, space: SearchSpace) -> OFASupernet:
     net = OFASupernet(space, config.num_classes, config.dropout)
     if config.init:
-        from ofa.artifacts import load_supernet
+        from ofa.train.transfer import inherit_weights, load_init
 
-        start = load_supernet(config.init)
+        start = load_init(config.init)
         if start.space.id != space.id:
             raise ConfigError(f"init supernet {config.init} is for space {start.space.id}, not {space.id}; set space: {start.space.id}")
-        net.load_state_dict(start.state_dict())
+        inherit_weights(net, start, new_head=config.head == "new" or start.num_classes != config.num_classes)
     return net
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ofa.io import atomic_write_json, atomic_write_text, sha256_file
+from ofa.manifest import ManifestHeader
 
 CARD_JSON = "card.json"
+CARD_HEADER = ManifestHeader("zoo_card", 2, kind_optional=True)  # no kind before 0.1.0
 CARD_MD = "card.md"
 
 
@@ -20,7 +22,7 @@ def file_hashes(directory: Path) -> dict[str, dict]:
 
 
 def write_card(directory: Path, card: dict) -> dict:
-    card = dict(card)
+    card = CARD_HEADER.fields() | dict(card)
     card["files"] = file_hashes(directory)
     atomic_write_json(directory / CARD_JSON, card)
     atomic_write_text(directory / CARD_MD, render_markdown(card))

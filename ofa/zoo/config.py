@@ -22,10 +22,15 @@ class _Strict(BaseModel):
 
 
 class SupernetSource(_Strict):
-    """Exactly one of: an existing supernet dir, an official checkpoint to import, or training."""
+    """Exactly one of: an existing supernet dir, an official checkpoint to import, or training.
+
+    ``transfer: true`` fine-tunes the given supernet (``path`` or ``import_official``) on the zoo's data,
+    with a new head when the class counts differ (``ofa train --init``; preset ``transfer`` by default).
+    """
 
     path: Optional[str] = None
     import_official: Optional[str] = None
+    transfer: bool = False
     train_preset: Optional[str] = "demo"
     train_overrides: list[str] = Field(default_factory=list)
 
@@ -34,7 +39,16 @@ class SupernetSource(_Strict):
         given = [k for k in ("path", "import_official") if getattr(self, k)]
         if len(given) > 1:
             raise ValueError(f"give one supernet source, not {given}")
+        if self.transfer and not given:
+            raise ValueError("transfer: true fine-tunes a given supernet; add path: or import_official:")
         return self
+
+    @property
+    def preset(self) -> Optional[str]:
+        """The training preset: ``transfer`` for a transfer unless one was named."""
+        if self.transfer and "train_preset" not in self.model_fields_set:
+            return "transfer"
+        return self.train_preset
 
 
 class DeviceTarget(_Strict):

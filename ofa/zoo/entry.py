@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from ofa.version import __version__
-from ofa.zoo.card import CARD_JSON, write_card
+from ofa.zoo.card import CARD_HEADER, CARD_JSON, write_card
 from ofa.zoo.keys import file_hash, inputs_hash, safe_name
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,12 @@ def _cached_card(path: Path, key: str) -> dict | None:
         return None
     import json
 
-    card = json.loads(path.read_text())
+    from ofa.errors import ArtifactError
+
+    try:
+        card = CARD_HEADER.check(json.loads(path.read_text()), path, "")
+    except (ValueError, ArtifactError):  # unreadable, or another tool version's card: build the entry again
+        return None
     return card if card.get("inputs_hash") == key and card.get("status") else None
 
 
@@ -153,7 +158,7 @@ def _build(config, tmp: Path, supernet, supernet_dir: Path, state, row: dict, ne
                              config.entry_passes)
     pred = row["latency_ms"][device]
     return {
-        "schema_version": 2, "tool_version": __version__, "space": supernet.space.id, "device": device,
+        **CARD_HEADER.fields(), "space": supernet.space.id, "device": device,
         "budget_ms": row["latency_budget_ms"], "subnet": cfg.to_dict(), "arch": row["arch"],
         "accuracy": {"top1": accuracy["top1"], "loss": accuracy["loss"], "split": "val", "images": accuracy["val_images"],
                      "predicted_top1": row["predicted_top1"], "predicted_top1_std": row.get("predicted_top1_std", 0.0),
@@ -196,8 +201,7 @@ def measure_entry(device: str, exports: list[dict], cfg, tmp: Path, stat: str, w
     statistic ``stat`` of the *slowest* pass: the promise has to hold for whichever run a user makes.
     """
     from devices.catalog import get_device
-    from devices.modelfile import tflite_input_name
-    from devices.runners import MeasureJob
+    from devices.modelfile import model_job
     from devices.session import DeviceSession
     from devices.stats import budget_column, summarize, summarize_samples
 
@@ -213,7 +217,7 @@ def measure_entry(device: str, exports: list[dict], cfg, tmp: Path, stat: str, w
                                                        f"device's formats and {precision} to its precision list"}
         export = candidates[0]
         path = tmp / export["file"]
-        job = MeasureJob("entry", path, _shape(cfg.r, session.layout), tflite_input_name(path) if fmt == "tflite" else None)
+        job = model_job("entry", path, (1, 3, cfg.r, cfg.r), session.layout)
         timings = [next(iter(session.measure([job]))) for _ in range(passes)]
         fingerprint = session.fingerprint()
     column = budget_column(stat)

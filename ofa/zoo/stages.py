@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 # ----- supernet -----------------------------------------------------------------------------------
 def supernet_stage(config: ZooConfig, work: Path, status) -> Path:
     src = config.supernet
+    if src.transfer:
+        return _trained(config, work / "transfer", status)
     if src.path:
         return Path(src.path)
     if src.import_official:
@@ -50,9 +52,15 @@ def _trained(config: ZooConfig, run_dir: Path, status) -> Path:
     if (run_dir / "checkpoint").exists() or (run_dir / "checkpoints").exists():
         status(f"resuming training in {run_dir}")
         return resume(run_dir).run_dir / "supernet"
-    status(f"training a supernet of {config.space} on {config.data}")
-    cfg = load_config(config.supernet.train_preset, options={"space": config.space, "data": config.data},
-                      overrides=tuple(config.supernet.train_overrides))
+    src = config.supernet
+    options = {"space": config.space, "data": config.data}
+    if src.transfer:  # the space is the init supernet's unless the zoo names one
+        options = {"init": src.path or src.import_official, "data": config.data,
+                   "space": config.space if "space" in config.model_fields_set else None}
+        status(f"fine-tuning {options['init']} on {config.data}")
+    else:
+        status(f"training a supernet of {config.space} on {config.data}")
+    cfg = load_config(src.preset, options=options, overrides=tuple(src.train_overrides))
     return train(cfg, run_dir).run_dir / "supernet"
 
 

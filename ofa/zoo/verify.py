@@ -109,7 +109,8 @@ def _accuracy_predictor(path: Path) -> list[str]:
 
 def _export_dir(path: Path) -> list[str]:
     """Every file the export report says was written: present, with the recorded size and sha256."""
-    from ofa.io import read_json_file, sha256_file
+    from export.report import artifact_size_and_sha256
+    from ofa.io import read_json_file
 
     report = read_json_file(path / "export_report.json", "export report", ArtifactError)
     results = report.get("results")
@@ -122,9 +123,9 @@ def _export_dir(path: Path) -> list[str]:
             checks.append(f"{result.get('format')}/{result.get('precision')}: {result.get('status')}, no file")
             continue
         file = path / Path(str(result["file"])).name  # relative to the report (older reports: a full path)
-        if not file.is_file():
+        if not file.exists():  # a file, or a directory artifact (.mlpackage); an IR's .bin counts with its .xml
             raise ArtifactError(f"{file} is listed in {path / 'export_report.json'} but missing; {fix}")
-        if file.stat().st_size != result.get("size_bytes") or sha256_file(file) != result["sha256"]:
+        if artifact_size_and_sha256(file) != (result.get("size_bytes"), result["sha256"]):
             raise ArtifactError(f"{file} does not match the size/sha256 in {path / 'export_report.json'}: it was "
                                 f"changed after the export; {fix}")
         checks.append(f"{file.name}: sha256 as exported ({result.get('format')}/{result.get('precision')}, "
@@ -153,13 +154,13 @@ def _zoo(path: Path) -> list[str]:
 def _zoo_entry(path: Path) -> list[str]:
     from ofa.artifacts import MANIFEST, verify_model
     from ofa.io import sha256_file
-    from ofa.zoo.card import CARD_JSON
+    from ofa.zoo.card import CARD_HEADER, CARD_JSON
 
-    files = _json(path / CARD_JSON, "").get("files")
+    fix = f"delete {path} and re-run `ofa zoo` to rebuild the entry"
+    files = CARD_HEADER.check(_json(path / CARD_JSON, ""), path / CARD_JSON, fix).get("files")
     if not files:
         raise ArtifactError(f"{path / CARD_JSON} records no file hashes (an older zoo); delete {path} and re-run "
                             "`ofa zoo` to rebuild it")
-    fix = f"delete {path} and re-run `ofa zoo` to rebuild the entry"
     for rel, meta in files.items():
         file = path / rel
         if not file.is_file():

@@ -21,16 +21,18 @@ import pandas as pd
 from ofa.complexity import subnet_cost
 from ofa.data import DataSource
 from ofa.errors import ArtifactError, ConfigError
-from ofa.io import atomic_write, atomic_write_json, sha256_file
+from ofa.io import atomic_write, atomic_write_json, read_json_file, sha256_file
 from ofa.locks import directory_lock
+from ofa.manifest import ManifestHeader
+from ofa.search.accuracy_table import HEADER as ACC_HEADER
 from ofa.search.accuracy_table import MANIFEST as ACC_MANIFEST
 from ofa.search.accuracy_table import load_table, sample_configs
 from ofa.search.proxies import PROXIES, make_proxy_batches, score
 from ofa.subnet import SubnetConfig
-from ofa.version import __version__
 
 log = logging.getLogger(__name__)
 SUFFIXES = (".csv", ".jsonl")
+HEADER = ManifestHeader("proxy_table", 1)
 LOCK_WHY = "two writers into one proxy table would both score every sub-network"
 
 
@@ -80,7 +82,9 @@ def _check_acc_supernet(acc_dir: Path, supernet_hash: str) -> None:
     manifest = acc_dir / ACC_MANIFEST
     if not manifest.is_file():
         raise ArtifactError(f"{acc_dir} has no {ACC_MANIFEST}: not an `ofa acc build` directory")
-    measured_on = json.loads(manifest.read_text()).get("settings", {}).get("supernet_sha256")
+    fix = "give the directory `ofa acc build` wrote"
+    settings = ACC_HEADER.check(read_json_file(manifest, "accuracy table manifest", ArtifactError, fix), manifest, fix).get("settings")
+    measured_on = settings.get("supernet_sha256") if isinstance(settings, dict) else None
     if supernet_hash and measured_on and measured_on != supernet_hash:
         raise ArtifactError(f"{acc_dir} was measured on another supernet (weights sha256 {measured_on[:12]}..., "
                             f"this one {supernet_hash[:12]}...); give the supernet it was built from")
@@ -135,10 +139,11 @@ def _manifest_path(out: Path) -> Path:
 
 
 def _resume(out: Path, settings: dict) -> list[dict]:
-    manifest = {"schema_version": 1, "kind": "proxy_table", "tool_version": __version__, "settings": settings}
+    manifest = {**HEADER.fields(), "settings": settings}
     path = _manifest_path(out)
     if path.is_file():
-        old = json.loads(path.read_text()).get("settings")
+        fix = "use another --out, or delete both files"
+        old = HEADER.check(read_json_file(path, "proxy table manifest", ArtifactError, fix), path, fix).get("settings")
         if old != settings:
             raise ArtifactError(f"{out} was scored with other settings ({path}); use another --out or delete both files")
         return read_table(out).to_dict("records") if out.is_file() else []

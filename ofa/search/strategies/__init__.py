@@ -21,9 +21,9 @@ from typing import Callable
 import numpy as np
 
 from ofa.errors import ConfigError
+from ofa.population import Population
 from ofa.search.constraints import Constraint
 from ofa.search.evolution import EvolutionSettings, SearchResult
-from ofa.search.population import Population
 from ofa.spaces import SearchSpace
 
 Fitness = Callable[[Population], np.ndarray]

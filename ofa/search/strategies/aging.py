@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from ofa.population import Population
 from ofa.search.constraints import Constraint, allowed_resolutions
 from ofa.search.evolution import (
     EvolutionSettings,
@@ -23,7 +24,7 @@ from ofa.search.evolution import (
     _feasible_children,
     initial_population,
 )
-from ofa.search.population import Population, mutate
+from ofa.search.population import mutate
 from ofa.search.strategies.common import result_of
 from ofa.spaces import SearchSpace
 

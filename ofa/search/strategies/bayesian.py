@@ -15,9 +15,9 @@ import warnings
 import numpy as np
 
 from ofa.errors import ConfigError
+from ofa.population import Population
 from ofa.search.constraints import Constraint, allowed_resolutions
 from ofa.search.evolution import EvolutionSettings, SearchHistory, SearchResult, initial_population
-from ofa.search.population import Population
 from ofa.search.strategies.common import result_of
 from ofa.spaces import SearchSpace
 

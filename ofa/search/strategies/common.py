@@ -24,8 +24,8 @@ MAX_DRAWS_PER_EVALUATION = 100
 
 def feasible_draws(draw, n: int, constraints, budget_draws: int) -> tuple:
     """Up to ``n`` feasible rows from repeated ``draw(k)`` batches, and the number of rows drawn (<= budget)."""
+    from ofa.population import Population
     from ofa.search.constraints import feasible
-    from ofa.search.population import Population
 
     found, drawn, count = [], 0, 0
     while count < n and drawn < budget_draws:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ofa.cost_table import flops_table
 from ofa.search.constraints import Constraint, additive_cost
-from ofa.search.cost_table import flops_table
 from ofa.search.evolution import EvolutionSettings, SearchHistory, SearchResult
 from ofa.search.nsga2 import pareto_front
 from ofa.spaces import SearchSpace

@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from ofa.population import Population
 from ofa.search.constraints import Constraint, allowed_resolutions, feasible
 from ofa.search.evolution import (
     EvolutionSettings,
@@ -26,7 +27,6 @@ from ofa.search.evolution import (
     SearchResult,
     initial_population,
 )
-from ofa.search.population import Population
 from ofa.search.strategies.common import result_of
 from ofa.spaces import SearchSpace
 

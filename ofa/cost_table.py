@@ -4,6 +4,10 @@ In the OFA-MobileNetV3 family a block's shape is fixed by (resolution, slot, ker
 per-block cost — MACs, parameters, a measured latency — is a table ``block[r, slot, k, e]`` plus a
 fixed part ``base[r]`` (stem, first block, head). A population's cost is then a gather and a masked
 sum: microseconds for a whole population, which is what makes the search fast.
+
+This is the one additive cost table of the project: FLOPs and parameters are built here, and every latency
+predictor exports its mean as one (:meth:`latency.predictors.LatencyPredictor.additive`). Resolutions a
+table does not cover hold ``inf`` in ``base`` (see :attr:`AdditiveCost.r_allowed`).
 """
 
 from __future__ import annotations
@@ -15,33 +19,24 @@ import numpy as np
 
 from ofa.arch import BlockSpec, conv_out, first_block_spec, net_spec, stage_block_spec
 from ofa.complexity import block_cost, spec_cost
-from ofa.search.population import Population, active_mask
+from ofa.population import Population, active_mask
 from ofa.spaces import SearchSpace
 from ofa.subnet import SubnetConfig
 
 
 @dataclass
 class AdditiveCost:
-    """``cost(config) = base[r] + sum over active slots of block[r, slot, k, e]`` (and its variance)."""
+    """``cost(config) = base[r] + sum over active slots of block[r, slot, k, e]``."""
 
     space: SearchSpace
-    base: np.ndarray  # (R,)
+    base: np.ndarray  # (R,) over the space's resolutions; inf where the cost is not defined
     block: np.ndarray  # (R, slots, K, E)
-    base_var: np.ndarray | None = None
-    block_var: np.ndarray | None = None
 
     def __call__(self, pop: Population) -> np.ndarray:
-        return self._sum(pop, self.base, self.block)
-
-    def variance(self, pop: Population) -> np.ndarray:
-        if self.block_var is None:
-            return np.zeros(len(pop))
-        return self._sum(pop, self.base_var, self.block_var)
-
-    def _sum(self, pop: Population, base: np.ndarray, block: np.ndarray) -> np.ndarray:
-        slots = np.arange(self.space.n_block_slots)[None, :]
-        per_slot = block[pop.r[:, None], slots, pop.ks, pop.e]  # (N, slots)
-        return base[pop.r] + (per_slot * active_mask(self.space, pop.d)).sum(axis=1)
+        _, slots, nk, ne = self.block.shape
+        index = (pop.r[:, None] * slots + np.arange(slots)) * (nk * ne) + pop.ks * ne + pop.e  # into block.ravel()
+        per_slot = self.block.reshape(-1).take(index)  # (N, slots): one flat gather, not a 4-array fancy index
+        return self.base[pop.r] + (per_slot * active_mask(self.space, pop.d)).sum(axis=1)
 
     def config_cost(self, cfg: SubnetConfig) -> float:
         return float(self(Population.from_configs(self.space, [cfg]))[0])
@@ -58,8 +53,8 @@ class AdditiveCost:
         flat = best_k_e.argmin(axis=2)  # (R, slots)
         slot_min = np.take_along_axis(best_k_e, flat[..., None], axis=2)[..., 0]  # (R, slots)
         per_stage = slot_min.reshape(len(space.resolutions), space.n_stages, space.max_depth).cumsum(axis=2)
-        depths = np.asarray(space.d_choices) - 1
-        stage_cost = per_stage[:, :, depths]  # (R, stages, D)
+        last = space.depth_index_table()  # (stages, D): a capped stage stops at its cap
+        stage_cost = np.take_along_axis(per_stage, np.broadcast_to(last[None], (len(space.resolutions), *last.shape)), axis=2)
         d_idx = stage_cost.argmin(axis=2)  # (R, stages)
         totals = self.base + np.take_along_axis(stage_cost, d_idx[..., None], axis=2)[..., 0].sum(axis=1)
         r = int(totals.argmin())
@@ -115,55 +110,3 @@ def params_table(space: SearchSpace, num_classes: int) -> AdditiveCost:
 
     b, blk = build_table(space, lambda spec: block_cost(spec)[1] / 1e6, base)
     return AdditiveCost(space, b, blk)
-
-
-def probe_additive(space: SearchSpace, fn: Callable[[Population], np.ndarray], r_allowed: np.ndarray,
-                   check: int = 200, seed: int = 0) -> AdditiveCost | None:
-    """Recover ``base[r] + sum block[r, slot, k, e]`` from any per-config cost function by probing.
-
-    Works for every predictor that is a sum over blocks (block sum, calibrated sum, per-block feature
-    fits): one batched call with ~slots x k x e probes per resolution. Returns ``None`` if the
-    function turns out not to be additive (checked on ``check`` random configs).
-    """
-    R, S, K, E = len(space.resolutions), space.n_block_slots, len(space.ks_choices), len(space.e_choices)
-    d_max, stages = len(space.d_choices) - 1, space.n_stages
-    rows = []  # (r, ks, e, d)
-    for r in r_allowed:
-        rows.append((r, np.zeros(S, int), np.zeros(S, int), np.full(stages, d_max)))
-        for slot in range(S):
-            for k in range(K):
-                for e in range(E):
-                    ks, es = np.zeros(S, int), np.zeros(S, int)
-                    ks[slot], es[slot] = k, e
-                    rows.append((r, ks, es, np.full(stages, d_max)))
-        for stage in range(stages):
-            for j in range(len(space.d_choices)):
-                d = np.full(stages, d_max)
-                d[stage] = j
-                rows.append((r, np.zeros(S, int), np.zeros(S, int), d))
-    pop = Population(np.array([x[1] for x in rows]), np.array([x[2] for x in rows]), np.array([x[3] for x in rows]),
-                     np.array([x[0] for x in rows]))
-    values = fn(pop)
-    per_r = 1 + S * K * E + stages * len(space.d_choices)
-    base, block = np.full(R, np.inf), np.full((R, S, K, E), np.inf)
-    depths = list(space.d_choices)
-    for i, r in enumerate(r_allowed):
-        v = values[i * per_r:(i + 1) * per_r]
-        full = v[0]
-        diff = (v[1:1 + S * K * E] - full).reshape(S, K, E)
-        depth_values = v[1 + S * K * E:].reshape(stages, len(depths))
-        b0 = np.zeros(S)
-        for stage in range(stages):
-            for j in range(1, len(depths)):  # slots switched on between consecutive depth choices
-                b0[stage * space.max_depth + depths[j - 1]] = depth_values[stage, j] - depth_values[stage, j - 1]
-        block[r] = b0[:, None, None] + diff
-        base[r] = full - b0.sum()
-    table = AdditiveCost(space, base, block)
-    rng = np.random.default_rng(seed)
-    from ofa.search.population import sample
-
-    sample_pop = sample(space, check, rng, r_allowed)
-    expected, got = fn(sample_pop), table(sample_pop)
-    if not np.allclose(got, expected, rtol=1e-6, atol=1e-9):
-        return None
-    return table
