@@ -7,6 +7,11 @@ bench/results/lut_accuracy_<device>.json (with the command that produced it).
 
     .venv/bin/python bench/lut_accuracy.py --device local-ort-cpu --resolutions 160,176,192,208,224
     .venv/bin/python bench/lut_accuracy.py --device local-litert-cpu --resolutions 160,192,224
+    .venv/bin/python bench/lut_accuracy.py --device local-ort-cpu-int8          # int8 table (QDQ micro-models)
+    .venv/bin/python bench/lut_accuracy.py --device local-litert-cpu-int8 --resolutions 160,224 --n 20
+
+Int8 devices time int8 micro-models and int8 end-to-end networks, all calibrated on the built-in
+digits' images (see latency/int8.py); the JSON records the table's precision and calibration.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ def repeatability(out: Path, device: str, n_blocks: int = 40, n_nets: int = 20, 
     from latency.anchor import anchor_job, table_anchor
     from latency.blocks import enumerate_blocks
     from latency.e2e import load_e2e, subnet_job
+    from latency.int8 import Int8Calibration
     from latency.micro import ModelCache
     from latency.profile import block_job
     from latency.table import LatencyTable
@@ -64,7 +70,7 @@ def repeatability(out: Path, device: str, n_blocks: int = 40, n_nets: int = 20, 
         return dict(zip(rows, table.column(pd.DataFrame(list(rows.values())))))
 
     with DeviceSession(device) as session:
-        cache = ModelCache(out / "models", session.model_format)
+        cache = ModelCache.for_session(out / "models", session, Int8Calibration.of_manifest(table.manifest))
         anchor = anchor_job(table_anchor(table, space), space, cache, session)
         jobs = [block_job(b, space, cache, session.layout) for b in picks]
         runs = [value(session.measure(jobs, anchor)) for _ in range(2)]
@@ -81,6 +87,34 @@ def repeatability(out: Path, device: str, n_blocks: int = 40, n_nets: int = 20, 
             "blocks_second_over_first": stats([runs[1][b.job_id] / runs[0][b.job_id] for b in picks]),
             "blocks_now_over_table": stats([runs[1][b.job_id] / stored[b.job_id] for b in picks]),
             "networks_now_over_validation": stats([nets[c] / stored_nets[c] for c in val["config"]])}
+
+
+def scored_on(out: Path, column: str, seed: int = 1) -> dict:
+    """Diagnostic: the predictors against another statistic of the same end-to-end rows, e.g. ``min_ms`` (each
+    network's fastest run: on a shared, loaded machine the least disturbed by other processes' time slices)."""
+    import numpy as np
+
+    from latency.e2e import configs_of, load_e2e
+    from latency.predictors import BlockSumPredictor, CalibratedSumPredictor
+    from latency.table import LatencyTable
+    from latency.validate import cross_validated, metrics
+
+    table = LatencyTable.load(out)
+    space = get_space(table.space_id)
+    rows = load_e2e(out)
+    val, cal = (rows[rows["purpose"] == p].drop_duplicates("config", keep="last") for p in ("validation", "calibration"))
+    vc, cc = configs_of(val, space), configs_of(cal, space)
+    vy, cy = table.column(val, column), table.column(cal, column)
+    block_sum = BlockSumPredictor.from_table(table)
+
+    def fit(idx):
+        return CalibratedSumPredictor.fit(block_sum, [vc[i] for i in idx] + cc, np.concatenate([vy[idx], cy]))
+
+    preds = {"block_sum": block_sum.predict(vc).mean_ms,
+             "calibrated_sum": CalibratedSumPredictor.fit(block_sum, cc, cy).predict(vc).mean_ms,
+             "calibrated_sum_all": cross_validated(fit, vc, seed)}
+    return {"column": column, "predictors": {name: {k: round(v, 3) for k, v in metrics(p, vy).items()}
+                                             for name, p in preds.items()}}
 
 
 def last_fresh_build(path: Path, result: dict) -> "dict | None":
@@ -126,9 +160,12 @@ def main() -> None:
     result = {
         "command": " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
         "device": args.device, "space": SPACE, "resolutions": res, "n_blocks": len(table.frame),
+        "precision": table.manifest["device"].get("precision"),
+        "int8_calibration": table.manifest["protocol"].get("int8_calibration"),
         "build_wall_s": round(build_s, 1), "build_was_resumed": not args.fresh,
         "calibration_wall_s": round(calib_s, 1), "validation_wall_s": round(validate_s, 1),
-        "n_validation": report["n"], "block_repeatability": noise, "measured_ms": report["measured_ms"], "predictors": report["predictors"],
+        "n_validation": report["n"], "block_repeatability": noise,
+        "diagnostic_on_min_ms": scored_on(out, "min_ms"), "measured_ms": report["measured_ms"], "predictors": report["predictors"],
         "fingerprint": report["device"], "machine": machine.describe(),
         "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
     }

@@ -38,8 +38,9 @@ def check_cmd(name: str = typer.Argument(..., help="Device name or YAML file."),
               as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Connect, push and time a tiny model; print its latency and the device fingerprint."""
     from devices.check import check_device
+    from latency.int8 import write_in_precision
 
-    report = check_device(name)
+    report = check_device(name, write_in_precision)
     if as_json:
         print_json(report)
         return

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Iterable
@@ -55,11 +56,13 @@ def int8_qdq(src: "str | Path", dst: "str | Path", calibration: Iterable[np.ndar
 
     proto = onnx.load(str(src))
     reader = _Reader(proto.graph.input[0].name, calibration)
+
     def write(tmp: Path) -> None:
-        quantize_static(str(src), str(tmp), reader, quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, reduce_range=True,
-                        calibrate_method=CalibrationMethod.MinMax,
-                        extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
+        with _root_warnings_muted():
+            quantize_static(str(src), str(tmp), reader, quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, reduce_range=True,
+                            calibrate_method=CalibrationMethod.MinMax,
+                            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
         quantized = onnx.load(str(tmp))
         del quantized.metadata_props[:]
         quantized.metadata_props.extend(proto.metadata_props)  # the quantiser drops them
@@ -76,6 +79,18 @@ def int8_qdq(src: "str | Path", dst: "str | Path", calibration: Iterable[np.ndar
         raise ExportError("int8 quantisation got no calibration images; give --calib-data with training images")
     log.info("wrote %s (int8 QDQ, calibrated on %d images)", dst, reader.count)
     return Path(dst)
+
+
+@contextlib.contextmanager
+def _root_warnings_muted():
+    """The quantiser writes advice ("consider pre-processing", one line per node) to the root logger."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 class _Reader(CalibrationDataReader):

@@ -20,6 +20,7 @@ from devices.stats import budget_column
 from latency.anchor import table_anchor
 from latency.e2e import configs_of, load_e2e, measure_subnets, spread_sample
 from latency.fitted import FittedLatencyPredictor, is_fitted_predictor
+from latency.int8 import Int8Calibration
 from latency.lock import lut_lock
 from latency.predictors import (
     BlockSumPredictor,
@@ -111,7 +112,7 @@ def calibrate(lut_dir: "str | Path", device=None, n: int = 20, seed: int = 0,
     configs = calibration_sample(space, table.resolutions, n, seed, lambda cs: block_sum.predict(cs).mean_ms)
     with lut_lock(lut_dir):
         return measure_subnets(session, space, configs, lut_dir, "calibration", table.num_classes, on_progress,
-                               anchor=table_anchor(table, space))
+                               anchor=table_anchor(table, space), calibration=Int8Calibration.of_manifest(table.manifest))
 
 
 def calibration_sample(space, resolutions: Sequence[int], n: int, seed: int, score) -> list[SubnetConfig]:

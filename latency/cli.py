@@ -56,10 +56,16 @@ def build_cmd(device: str = typer.Option(..., "--device", help="Device name or Y
               calibrate: int = typer.Option(20, help="Sub-networks to measure end to end for the calibrated sum (0: none)."),
               num_classes: Optional[int] = typer.Option(None, min=1, help=f"Classifier outputs of the timed head "
                                                         f"(default {DEFAULT_CLASSES}, ImageNet; e.g. 10 for CIFAR-10)."),
-              chunk: int = typer.Option(16, help="Blocks per device round trip (and per save).")) -> None:
-    """Time every block of SPACE on DEVICE into a table (resumable)."""
+              chunk: int = typer.Option(16, help="Blocks per device round trip (and per save)."),
+              calib_data: str = typer.Option("builtin", "--calib-data", help="int8 devices: dataset whose training "
+                                             "images calibrate the int8 micro-models (builtin, cifar10, a folder)."),
+              calib_images: int = typer.Option(16, "--calib-images", min=1, help="int8 devices: calibration images "
+                                               "per micro-model.")) -> None:
+    """Time every block of SPACE on DEVICE into a table (resumable). An int8 device (runner precision int8,
+    e.g. local-ort-cpu-int8) times int8 micro-models calibrated on --calib-data."""
     from devices.session import DeviceSession
     from latency.api import calibrate as run_calibration
+    from latency.int8 import Int8Calibration
     from latency.lock import lut_lock
     from latency.profile import build_lut, default_convert_workers
 
@@ -69,7 +75,7 @@ def build_cmd(device: str = typer.Option(..., "--device", help="Device name or Y
     # one writer for build + calibration; a second run into the same --out is refused before it measures
     with lut_lock(out_dir), DeviceSession(device) as session, progress() as bar:
         table = build_lut(device, space, res, out_dir, num_classes, chunk, _Bar(bar, "profiling blocks"), session,
-                          default_convert_workers())
+                          default_convert_workers(), Int8Calibration(calib_data, calib_images))
         if calibrate:
             run_calibration(out_dir, n=calibrate, on_progress=_Bar(bar, "calibration networks"), session=session)
     out.print(f"wrote {out_dir}: {len(table.frame)} blocks of {table.space_id} at {table.resolutions} on {session.spec.name}")

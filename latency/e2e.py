@@ -16,6 +16,7 @@ from devices.session import DeviceSession
 from devices.stats import summarize
 from latency.anchor import anchor_job
 from latency.blocks import LutBlock
+from latency.int8 import Int8Calibration
 from latency.micro import ModelCache
 from latency.table import E2E_FILE, cut_off_rows, fill_missing_stats, now
 from ofa.errors import ArtifactError, DeviceError
@@ -89,16 +90,19 @@ def spread_sample(space: SearchSpace, resolutions: Sequence[int], n: int, seed: 
 
 def measure_subnets(session: DeviceSession, space: SearchSpace, configs: Sequence[SubnetConfig], directory: "str | Path",
                     purpose: str, num_classes: int = 1000, on_progress: Optional[Callable[[int, int], None]] = None,
-                    chunk_size: int = 10, anchor: Optional[LutBlock] = None) -> pd.DataFrame:
+                    chunk_size: int = 10, anchor: Optional[LutBlock] = None,
+                    calibration: Optional[Int8Calibration] = None) -> pd.DataFrame:
     """Measure configs end to end (skipping ones already in ``e2e.csv`` for this purpose); returns their rows.
 
     ``anchor``: the table's drift anchor (:func:`latency.anchor.table_anchor`), timed between rounds.
+    On an int8 device the networks are int8 too, calibrated on ``calibration`` (the table's:
+    :meth:`~latency.int8.Int8Calibration.of_manifest`).
     """
     directory = Path(directory)
     frame = load_e2e(directory)
     have = set(frame.loc[frame["purpose"] == purpose, "config"])
     todo = [c for c in configs if c.to_json() not in have]
-    cache = ModelCache(directory / "models", session.model_format)
+    cache = ModelCache.for_session(directory / "models", session, calibration)
     anchor_j = anchor_job(anchor, space, cache, session)
     total = len(configs)
     for start in range(0, len(todo), chunk_size):

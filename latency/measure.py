@@ -133,7 +133,7 @@ def measure_configs(device: str, space: SearchSpace, configs: Sequence[SubnetCon
         have = {r["config"] for r in rows}
         todo = [c for c in configs if c.to_json() not in have]
         with tempfile.TemporaryDirectory(prefix="ofa-measure-") as tmp:
-            cache = ModelCache(tmp, session.model_format)
+            cache = ModelCache.for_session(tmp, session)  # int8 devices: calibrated on the built-in digits
             for start in range(0, len(todo), chunk_size):
                 if on_progress:
                     on_progress(len(configs) - len(todo) + start, len(configs))

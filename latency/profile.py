@@ -14,6 +14,7 @@ from devices.session import DeviceSession
 from devices.stats import OUTLIER_RULE, STEADY, summarize
 from latency.anchor import anchor_block, anchor_job
 from latency.blocks import LutBlock, enumerate_blocks
+from latency.int8 import Int8Calibration, check_calibration
 from latency.lock import lut_lock
 from latency.micro import ModelCache
 from latency.table import LatencyTable, new_manifest, now
@@ -26,11 +27,13 @@ Progress = Callable[[int, int], None]
 IDENTITY = ("device", "runner", "runtime", "cpu_model", "threads", "precision")
 
 
-def protocol(session: DeviceSession, anchor: Optional[LutBlock]) -> dict:
+def protocol(session: DeviceSession, anchor: Optional[LutBlock], calibration: Optional[Int8Calibration] = None) -> dict:
     r = session.spec.runner
+    int8 = (calibration or Int8Calibration()).to_dict() if r.precision == "int8" else None
     return {"warmup": r.warmup, "repeats": r.repeats, "rounds": r.rounds, "passes": r.passes,
             "anchor": anchor.job_id if anchor is not None and session.uses_anchor else None,
-            "outlier_rule": OUTLIER_RULE, "model_format": session.model_format, "layout": session.layout}
+            "outlier_rule": OUTLIER_RULE, "model_format": session.model_format, "layout": session.layout,
+            "int8_calibration": int8}
 
 
 def table_stat(session: DeviceSession) -> str:
@@ -51,6 +54,9 @@ def open_table(out_dir: Path, space: SearchSpace, resolutions: Sequence[int], nu
                  ] if table.stat != stat else []
     problems += [f"anchor {old['protocol'].get('anchor')} != {proto['anchor']}"] if old["protocol"].get("anchor") != proto["anchor"] else []
     problems += [f"num_classes {old.get('num_classes')} != {num_classes}"] if old.get("num_classes") != num_classes else []
+    old_calib, new_calib = (old["protocol"].get("int8_calibration") or {}), (proto.get("int8_calibration") or {})
+    problems += [f"int8 calibration {_calib_text(old_calib)} != {_calib_text(new_calib)}"
+                 ] if _calib_text(old_calib) != _calib_text(new_calib) else []
     problems += [f"{k} {old['device'].get(k)!r} != {fingerprint.get(k)!r}" for k in IDENTITY
                  if old["device"].get(k) != fingerprint.get(k)]
     if problems:
@@ -61,9 +67,14 @@ def open_table(out_dir: Path, space: SearchSpace, resolutions: Sequence[int], nu
     return table
 
 
+def _calib_text(data: dict) -> str:
+    return "none" if not data else f"{data.get('data')}/{data.get('images')} images/seed {data.get('seed')}"
+
+
 def build_lut(device, space: "SearchSpace | str", resolutions: Sequence[int], out_dir: "str | Path",
               num_classes: int = 1000, chunk_size: int = 16, on_progress: Optional[Progress] = None,
-              session: Optional[DeviceSession] = None, convert_workers: int = 1) -> LatencyTable:
+              session: Optional[DeviceSession] = None, convert_workers: int = 1,
+              calibration: Optional[Int8Calibration] = None) -> LatencyTable:
     """Time every block of ``space`` at ``resolutions`` on ``device`` into ``out_dir``.
 
     Re-running with the same arguments continues where a killed or failed run stopped: rows are
@@ -72,6 +83,8 @@ def build_lut(device, space: "SearchSpace | str", resolutions: Sequence[int], ou
     micro-models in that many spawned processes first (the CLI uses :func:`default_convert_workers`; a
     script that passes it needs the usual ``if __name__ == "__main__":`` guard). ``out_dir`` is locked for
     the build (:func:`latency.lock.lut_lock`): a second writer fails fast with a :class:`ConfigError`.
+    A device with ``runner.precision: int8`` times int8 micro-models calibrated on ``calibration``
+    (default: 16 images of the built-in digits; see :mod:`latency.int8`), recorded in the manifest.
     """
     space, out_dir = get_space(space), Path(out_dir)
     bad = sorted(set(resolutions) - set(space.resolutions))
@@ -80,23 +93,26 @@ def build_lut(device, space: "SearchSpace | str", resolutions: Sequence[int], ou
     all_blocks = enumerate_blocks(space, sorted(set(resolutions)), num_classes)
     with lut_lock(out_dir), (nullcontext(session) if session is not None else DeviceSession(device)) as live:
         return _build(space, resolutions, out_dir, num_classes, all_blocks, chunk_size, on_progress, live,
-                      convert_workers)
+                      convert_workers, calibration)
 
 
 def _build(space: SearchSpace, resolutions: Sequence[int], out_dir: Path, num_classes: int,
            all_blocks: list[LutBlock], chunk_size: int, on_progress: Optional[Progress], session: DeviceSession,
-           convert_workers: int) -> LatencyTable:
+           convert_workers: int, calibration: Optional[Int8Calibration]) -> LatencyTable:
     """:func:`build_lut` once the directory is locked and the device session is open."""
     anchor = anchor_block(space, resolutions)
     table = open_table(out_dir, space, resolutions, num_classes, len(all_blocks), session.fingerprint(),
-                       protocol(session, anchor), table_stat(session))
+                       protocol(session, anchor, calibration), table_stat(session))
     table.manifest["budget_stat"] = session.spec.latency_stat  # what end-to-end fits target (see latency.api)
     done = table.idents()
     todo = [b for b in all_blocks if b.ident not in done]
     log.info("%s on %s: %d blocks, %d already measured", space.id, session.spec.name, len(all_blocks), len(done))
     if on_progress:
         on_progress(len(all_blocks) - len(todo), len(all_blocks))
-    cache = ModelCache(out_dir / "models", session.model_format)
+    cache = ModelCache.for_session(out_dir / "models", session, Int8Calibration.of_manifest(table.manifest))
+    if cache.precision == "int8" and todo:
+        log.info("int8 micro-models calibrated on %d images of %s", check_calibration(cache.recipe.calibration),
+                 cache.recipe.calibration.data)
     table.save()
     cache.prebuild(todo + ([anchor] if session.uses_anchor else []), space, convert_workers)
     anchor_j = anchor_job(anchor, space, cache, session)

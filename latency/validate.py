@@ -14,6 +14,7 @@ from devices.stats import budget_column
 from latency.anchor import table_anchor
 from latency.api import e2e_values
 from latency.e2e import configs_of, load_e2e, measure_subnets, spread_sample
+from latency.int8 import Int8Calibration
 from latency.lock import lut_lock
 from latency.predictors import BlockSumPredictor, CalibratedSumPredictor, FittedE2EPredictor, LatencyPredictor
 from latency.table import REPORT_FILE, LatencyTable, now
@@ -71,7 +72,7 @@ def _measure_and_score(table: LatencyTable, space: SearchSpace, block_sum: Block
                        configs: list[SubnetConfig], lut_dir: "str | Path", seed: int,
                        on_progress: Optional[Callable[[int, int], None]], session: DeviceSession) -> dict:
     rows = measure_subnets(session, space, configs, lut_dir, "validation", table.num_classes, on_progress,
-                           anchor=table_anchor(table, space))
+                           anchor=table_anchor(table, space), calibration=Int8Calibration.of_manifest(table.manifest))
     report = score(table, space, block_sum, configs, e2e_values(table, rows, budget_column(table.budget_stat)), seed)
     report |= {"drift": drift_summary(table, rows)}
     report |= {"device": session.fingerprint(), "n": len(configs), "seed": seed, "created": now()}

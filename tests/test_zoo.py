@@ -196,3 +196,47 @@ def test_report_without_matplotlib_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now raises ImportError
     with pytest.raises(ConfigError, match=r"pip install 'ofa-deploy\[report\]'"):
         pyplot()
+
+
+def test_int8_device_entry_is_timed_and_scored_in_int8(zoo, tmp_path):
+    """An entry for local-ort-cpu-int8: searched under the int8 table, exported fp32 + int8, timed as the int8
+    file, and its card reports the int8 file's top-1, its agreement with fp32 and the drop on the val split."""
+    import shutil
+
+    from ofa.zoo.config import DeviceTarget, load_zoo_config
+    from ofa.zoo.pipeline import ZooBuilder
+
+    out = tmp_path / "zoo"
+    shutil.copytree(zoo / "zoo" / "_work", out / "_work")  # the trained supernet and accuracy predictor
+    config = load_zoo_config(zoo / "zoo.yaml")
+    config.devices = [DeviceTarget(device="local-ort-cpu-int8", formats=["onnx"], budgets_ms=[1000],
+                                   lut_resolutions=[16, 32], calibrate=3)]
+    rows = ZooBuilder(config, out).run()["rows"]
+    assert [r["status"] for r in rows] in (["ok"], ["int8_mismatch"])  # the smoke-trained net may miss int8 parity
+    assert json.loads((out / "_work/luts/local-ort-cpu-int8/manifest.json").read_text())["device"]["precision"] == "int8"
+    card = json.loads((out / rows[0]["path"] / "card.json").read_text())
+    q = card["accuracy"]["int8"]
+    assert 0 <= q["top1"] <= 1 and 0 <= q["top1_agreement_with_fp32"] <= 1 and q["images"] == 359
+    assert abs(q["fp32_top1"] - card["accuracy"]["top1"]) <= 1 / 359  # the same split as the fp32 figure
+    assert q["accuracy_drop"] == pytest.approx(q["fp32_top1"] - q["top1"])
+    assert q["calibration"]["images"] == 200 and q["format"] == "onnx"
+    assert {(e["format"], e["precision"]) for e in card["exports"]} == {("onnx", "fp32"), ("onnx", "int8")}
+    assert card["latency_ms"]["measured_format"] == "onnx:int8"
+    assert card["latency_ms"]["device_fingerprint"]["precision"] == "int8"
+    assert rows[0]["top1_int8"] == q["top1"] and "int8 vs fp32" in (out / rows[0]["path"] / "card.md").read_text()
+    passed = q["top1_agreement_with_fp32"] >= 0.90 and q["accuracy_drop"] <= 0.03
+    assert (rows[0]["status"] == "ok") == passed and (q["status"] == "passed") == passed
+    if not passed:  # never "ok": the entry says which int8 figure missed
+        assert "int8 file misses its tolerance" in card["reason"] and q["failures"]
+
+
+@pytest.mark.parametrize("precision, match", [(["fp32"], "need a int8 export"), (["int4"], "precision")])
+def test_int8_device_without_an_int8_export_is_a_config_error(tmp_path, precision, match):
+    from ofa.zoo.config import load_zoo_config
+    from ofa.zoo.pipeline import ZooBuilder
+
+    (tmp_path / "z.yaml").write_text(ZOO_YAML)
+    with pytest.raises(ConfigError, match=match):
+        config = load_zoo_config(tmp_path / "z.yaml", {"devices": [{"device": "local-ort-cpu-int8",
+                                                                     "precision": precision}]})
+        ZooBuilder(config, tmp_path / "zoo").run()

@@ -86,8 +86,11 @@ class ScriptRunner(Runner):
 
 @RUNNERS.decorator("onnxruntime")
 class OnnxRuntimeRunner(ScriptRunner):
+    """onnxruntime CPU execution provider; int8 models are QDQ files (float input, QLinear kernels inside)."""
+
     kind = runtime = "onnxruntime"
     model_format = "onnx"
+    precisions = ("fp32", "int8")
 
 
 @RUNNERS.decorator("litert")
@@ -97,6 +100,7 @@ class LiteRTRunner(ScriptRunner):
     kind = runtime = "litert"
     model_format = "tflite"
     layout = "nhwc"
+    precisions = ("fp32", "int8")  # int8: full-integer models (int8 input/output tensors)
 
 
 @RUNNERS.decorator("pytorch")

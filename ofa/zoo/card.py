@@ -53,6 +53,7 @@ def render_markdown(card: dict) -> str:
         f"| top-1 accuracy (measured, {acc.get('split', 'val')} split, {acc.get('images', '?')} images) | {_pct(acc.get('top1'))} |",
         f"| top-1 accuracy (predicted, ensemble mean ± std) | {_pct(acc.get('predicted_top1'))} ± "
         f"{_pct(acc.get('predicted_top1_std'))} |",
+        *_quantised_rows(acc),
         f"| latency budget ({stat}) / limit with the {100 * lat.get('margin', 0):g} % noise margin | "
         f"{_fmt(card['budget_ms'])} / {_fmt(lat.get('limit_ms'))} ms |",
         f"| latency predicted ({stat}) | {_fmt(lat.get('predicted_mean'))} ± {_fmt(lat.get('predicted_std'), 2)} ms |",
@@ -86,6 +87,23 @@ def render_markdown(card: dict) -> str:
     lines += ["", "## Files (sha256)", ""]
     lines += [f"- `{name}` {info['sha256'][:16]}… ({info['bytes']} bytes)" for name, info in card.get("files", {}).items()]
     return "\n".join(lines) + "\n"
+
+
+def _quantised_rows(acc: dict) -> list[str]:
+    """Card rows of an int8 entry: the deployed file's top-1, its agreement with fp32, and the drop."""
+    q = acc.get("int8")
+    if not q:
+        return []
+    calib = q.get("calibration") or {}
+    return [f"| top-1 accuracy, int8 {q.get('format', '')} file (post-training quantisation, {calib.get('images', '?')} "
+            f"{calib.get('split', 'train')} images of {calib.get('data', '?')}; {q.get('images', '?')} val images) | "
+            f"{_pct(q.get('top1'))} |",
+            f"| int8 vs fp32: top-1 agreement / accuracy drop | {_pct(q.get('top1_agreement_with_fp32'))} / "
+            f"{_points(q.get('accuracy_drop'))} |"]
+
+
+def _points(value) -> str:
+    return "n/a" if value is None else f"{100 * value:+.2f} points"
 
 
 def _pct(value) -> str:

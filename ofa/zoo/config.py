@@ -62,7 +62,9 @@ class DeviceTarget(_Strict):
     latency_rounds: int = Field(3, ge=1, le=10, description="searches per budget: each round after the first "
                                 "targets a tighter internal budget when the entry measured over")
     formats: list[str] = Field(default_factory=lambda: ["onnx"])
-    precision: list[str] = Field(default_factory=lambda: ["fp32"])
+    precision: Optional[list[Literal["fp32", "fp16", "int8"]]] = Field(
+        None, min_length=1, description="export precisions (default: fp32, plus the device's own precision: an int8 "
+        "device such as local-ort-cpu-int8 gets fp32 and int8, and its entries are timed as the int8 file)")
     lut_resolutions: Optional[list[int]] = None  # default: every resolution of the space
     latency_predictor: Optional[str] = Field(None, description="a fitted predictor directory (`ofa latency fit`) "
                                              "used for this device instead of building a latency table")
@@ -114,6 +116,8 @@ class ZooConfig(_Strict):
     search: SearchSettings = Field(default_factory=SearchSettings)
     bn_calib_images: int = 500
     export_latency_repeats: int = 30
+    int8_calib_images: int = Field(200, ge=1, description="training images that calibrate int8 exports (post-training "
+                                   "static quantisation) of entries for int8 devices")
     entry_warmup: int = Field(50, ge=0, description="untimed runs before an entry's latency is timed on its device")
     entry_repeats: int = Field(300, ge=5, description="timed runs per pass of an entry (plain loop, no drift anchor)")
     entry_passes: int = Field(5, ge=1, description="separate timing runs of an entry; the slowest pass is the promise")

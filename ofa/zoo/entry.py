@@ -23,13 +23,15 @@ def build_entry(config, out: Path, supernet, supernet_dir: Path, evaluator, stat
     """The entry of one (device, budget): closed-loop search, measured choice, export, on-device latency, card."""
     from ofa.errors import InfeasibleError
     from ofa.zoo.budget import meet_budget
+    from ofa.zoo.quant import entry_status
 
     target = state.target
     name = safe_name(entry_name(supernet.space.id, target.device, budget_ms))
     base = {"name": name, "device": target.device, "budget_ms": budget_ms}
     key = inputs_hash(file_hash(supernet_dir / "weights.safetensors"), state.search_key, budget_ms, target.model_dump(),
                       config.bn_calib_images, config.data, config.accuracy.model_dump(), config.search.model_dump(),
-                      config.entry_warmup, config.entry_repeats, config.entry_passes, __version__)
+                      config.entry_warmup, config.entry_repeats, config.entry_passes, config.int8_calib_images,
+                      __version__)
     final = out / name
     cached = _cached_card(final / CARD_JSON, key)
     if cached is not None:
@@ -58,7 +60,8 @@ def build_entry(config, out: Path, supernet, supernet_dir: Path, evaluator, stat
         value, _ = state.cost.minimum()
         return base | {"status": "infeasible", "reason": str(exc), "card": {"latency_ms": {"predicted_mean": value}}}
     tmp, card = outcome.chosen.result
-    card |= {"name": name, "inputs_hash": key, "status": outcome.status, "reason": outcome.reason, "budget_ms": budget_ms}
+    status_, reason = entry_status(outcome.status, outcome.reason, card)
+    card |= {"name": name, "inputs_hash": key, "status": status_, "reason": reason, "budget_ms": budget_ms}
     card["latency_ms"] |= {"budget_ms": budget_ms, "limit_ms": outcome.limit_ms, "margin": target.latency_margin,
                            "rounds": [r.summary() for r in outcome.rounds]}
     card = write_card(tmp, card)
@@ -68,7 +71,7 @@ def build_entry(config, out: Path, supernet, supernet_dir: Path, evaluator, stat
     state.winners.append(winner_row(card))
     for r in outcome.rounds:  # the rounds not kept
         shutil.rmtree(r.result[0], ignore_errors=True)
-    return base | {"status": outcome.status, "reason": outcome.reason, "card": card}
+    return base | {"status": status_, "reason": reason, "card": card}
 
 
 def winner_row(card: dict) -> dict:
@@ -140,10 +143,17 @@ def _build(config, tmp: Path, supernet, supernet_dir: Path, state, row: dict, ne
                              "bn_calib_images": config.bn_calib_images},
                      inputs={"supernet": {"path": str(supernet_dir)}})
     save_subnet(net, tmp / "subnet", info)
+    from ofa.zoo.quant import device_precision, export_precisions, quantised_accuracy, strict_exports_passed
+
     layout = _device_layout(device)
-    report = export_model(tmp / "subnet", formats=target.formats, precision=target.precision, out=tmp / "export",
-                          calib_data=config.data, nhwc=layout == "nhwc", latency_repeats=config.export_latency_repeats)
+    report = export_model(tmp / "subnet", formats=target.formats, precision=export_precisions(target),
+                          out=tmp / "export", calib_data=config.data, calib_images=config.int8_calib_images,
+                          val_images=accuracy["val_images"], nhwc=layout == "nhwc",
+                          latency_repeats=config.export_latency_repeats, allow_mismatch=True)
+    strict_exports_passed(report)
     exports = [_export_row(r, tmp) for r in report.results]
+    quantised = quantised_accuracy(exports, device_precision(device), {
+        "data": config.data, "split": "train", "images": report.images.get("calibration_images")})
     measured = measure_entry(device, exports, cfg, tmp, state.latency_stat, config.entry_warmup, config.entry_repeats,
                              config.entry_passes)
     pred = row["latency_ms"][device]
@@ -151,7 +161,8 @@ def _build(config, tmp: Path, supernet, supernet_dir: Path, state, row: dict, ne
         **CARD_HEADER.fields(), "space": supernet.space.id, "device": device,
         "budget_ms": row["latency_budget_ms"], "subnet": cfg.to_dict(), "arch": row["arch"],
         "accuracy": {"top1": accuracy["top1"], "loss": accuracy["loss"], "split": "val", "images": accuracy["val_images"],
-                     "predicted_top1": row["predicted_top1"], "predicted_top1_std": row.get("predicted_top1_std", 0.0)},
+                     "predicted_top1": row["predicted_top1"], "predicted_top1_std": row.get("predicted_top1_std", 0.0),
+                     **({device_precision(device): quantised} if quantised else {})},
         "latency_ms": {"stat": state.latency_stat, "predicted_mean": pred["mean"], "predicted_std": pred["std"], **measured},
         "mflops": row["mflops"], "params_m": row["params_m"], "exports": exports,
         "input": {"shape": list(_shape(cfg.r, layout)), "layout": layout.upper(), "mean": list(info.mean),
@@ -175,13 +186,15 @@ def _export_row(result, tmp: Path) -> dict:
     return {"format": result.format, "precision": result.precision, "status": result.status,
             "file": str(Path(result.file).relative_to(tmp)) if result.file else None, "bytes": result.size_bytes,
             "max_abs_diff": metrics.get("max_abs_diff"), "top1_agreement": metrics.get("top1_agreement"),
-            "accuracy_drop": metrics.get("accuracy_drop"),
+            "accuracy_drop": metrics.get("accuracy_drop"), "failures": list(result.failures),
+            "accuracy_exported": metrics.get("accuracy_exported"),
+            "accuracy_reference": metrics.get("accuracy_reference"), "images": metrics.get("images"),
             "latency_here_ms": (result.latency or {}).get("median_ms")}
 
 
 def measure_entry(device: str, exports: list[dict], cfg, tmp: Path, stat: str, warmup: int, repeats: int,
                   passes: int) -> dict:
-    """Latency of the exported file in the device's own format, timed as a user times it.
+    """Latency of the exported file in the device's own format and precision, timed as a user times it.
 
     A plain loop (``warmup`` untimed runs, then ``repeats`` timed ones; no drift anchor, no choice of a
     quiet pass) in ``passes`` separate runs of the device's runner. ``measured`` is the declared
@@ -193,12 +206,15 @@ def measure_entry(device: str, exports: list[dict], cfg, tmp: Path, stat: str, w
     from devices.stats import budget_column, summarize, summarize_samples
 
     spec = get_device(device)
+    precision = spec.runner.precision
     runner = spec.runner.model_copy(update={"warmup": warmup, "repeats": repeats, "passes": 1, "drift_anchor": False})
     with DeviceSession(spec.model_copy(update={"runner": runner})) as session:
         fmt = session.model_format
-        candidates = [e for e in exports if e["format"] == fmt and e["file"] and e["status"] != "failed"]
+        candidates = [e for e in exports if e["format"] == fmt and e["precision"] == precision and e["file"]
+                      and e["status"] != "failed"]
         if not candidates:
-            return {"measured": None, "measured_note": f"no {fmt} export for {device}; add it to the device's formats"}
+            return {"measured": None, "measured_note": f"no {fmt} {precision} export for {device}; add {fmt} to the "
+                                                       f"device's formats and {precision} to its precision list"}
         export = candidates[0]
         path = tmp / export["file"]
         job = model_job("entry", path, (1, 3, cfg.r, cfg.r), session.layout)

@@ -53,7 +53,10 @@ class ZooBuilder:
     def _run(self) -> dict:
         from ofa.artifacts import load_supernet
         from ofa.data import open_dataset
+        from ofa.zoo.quant import export_precisions
 
+        for target in self.config.devices:  # a device/precision mismatch fails before minutes of training
+            export_precisions(target)
         self.out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.out / "zoo_config.json", self.config.model_dump(mode="json"))
         supernet_dir = self._timed("supernet", self.supernet)
@@ -119,6 +122,7 @@ class ZooBuilder:
         summary = {"zoo": self.config.name, "space": supernet.space.id, "data": self.config.data,
                    "entries ok": sum(e["status"] == "ok" for e in entries),
                    "entries over budget": sum(e["status"] == "over_budget" for e in entries),
+                   **({"entries int8 mismatch": n} if (n := sum(e["status"] == "int8_mismatch" for e in entries)) else {}),
                    "budgets infeasible": sum(e["status"] == "infeasible" for e in entries),
                    **{f"time: {k} (s)": v for k, v in self.timings.items()}}
         device_info = {name: {"front": s.front, "lut_validation": s.validation,

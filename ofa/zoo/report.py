@@ -13,7 +13,8 @@ import pandas as pd
 from ofa.errors import ConfigError
 from ofa.io import atomic_write, atomic_write_json, atomic_write_text
 
-INDEX_COLUMNS = ["name", "device", "budget_ms", "stat", "limit_ms", "status", "top1", "predicted_top1",
+INDEX_COLUMNS = ["name", "device", "budget_ms", "stat", "limit_ms", "status", "top1", "top1_int8", "int8_drop",
+                 "predicted_top1",
                  "predicted_top1_std", "latency_predicted_ms", "latency_measured_ms", "rounds", "mflops", "params_m",
                  "formats", "path"]
 
@@ -26,7 +27,8 @@ def index_rows(entries: list[dict]) -> list[dict]:
         acc = card.get("accuracy", {})
         rows.append({"name": e["name"], "device": e["device"], "budget_ms": e["budget_ms"], "stat": lat.get("stat"),
                      "limit_ms": lat.get("limit_ms"), "status": e["status"],
-                     "top1": acc.get("top1"), "predicted_top1": acc.get("predicted_top1"),
+                     "top1": acc.get("top1"), "top1_int8": (acc.get("int8") or {}).get("top1"),
+                     "int8_drop": (acc.get("int8") or {}).get("accuracy_drop"), "predicted_top1": acc.get("predicted_top1"),
                      "predicted_top1_std": acc.get("predicted_top1_std"),
                      "latency_predicted_ms": lat.get("predicted_mean"), "latency_measured_ms": lat.get("measured"),
                      "rounds": len(lat.get("rounds", [])) or None,
@@ -108,7 +110,7 @@ def write_report(out: Path, title: str, summary: dict, devices: dict[str, dict],
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
              _table([{"item": k, "value": v} for k, v in summary.items()], ["item", "value"])]
     for device, info in devices.items():
-        chosen = [r for r in rows if r["device"] == device and r["status"] in ("ok", "over_budget")]
+        chosen = [r for r in rows if r["device"] == device and r["status"] in ("ok", "over_budget", "int8_mismatch")]
         parts.append(f"<h2>{html.escape(device)}</h2>")
         parts.append(f"<p class='muted'>{html.escape(str(info.get('info', '')))}</p>")
         parts.append(f"<img alt='accuracy-latency front on {html.escape(device)}' "
@@ -122,7 +124,8 @@ def write_report(out: Path, title: str, summary: dict, devices: dict[str, dict],
                          "the entries' measured latencies below are the check. Run <code>ofa lut validate</code>.</p>")
         device_rows = [r for r in rows if r["device"] == device]
         parts.append("<h3>Entries</h3>")
-        parts.append(_table(device_rows, ["name", "budget_ms", "stat", "limit_ms", "status", "top1", "predicted_top1",
+        int8 = ["top1_int8", "int8_drop"] if any(r.get("top1_int8") is not None for r in device_rows) else []
+        parts.append(_table(device_rows, ["name", "budget_ms", "stat", "limit_ms", "status", "top1", *int8, "predicted_top1",
                                           "predicted_top1_std", "latency_predicted_ms", "latency_measured_ms", "rounds",
                                           "mflops", "params_m", "formats", "reason"]))
     parts.append("</body></html>")
