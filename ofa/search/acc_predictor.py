@@ -140,9 +140,13 @@ def one_blas_thread():
 
 @lru_cache(maxsize=1)
 def _blas_libraries() -> tuple:
+    """numpy's own BLAS (the one the MLP's matmuls call). Loaded with numpy, so caching it is safe; a BLAS
+    that another package loads later (scipy's, a runtime's) is not numpy's and is left alone."""
     from threadpoolctl import ThreadpoolController
 
-    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
+    numpy_dir = str(Path(np.__file__).resolve().parent)  # numpy/ and its wheel's numpy.libs/
+    return tuple(c for c in ThreadpoolController().select(user_api="blas").lib_controllers
+                 if str(c.filepath).startswith((numpy_dir, numpy_dir + ".libs")))
 
 
 def _finite(value) -> bool:
