@@ -61,7 +61,7 @@ def test_device_check_and_bench_script_with_executorch(exported):
     from devices.check import check_device
 
     report = check_device(get_device("local-executorch-cpu"))
-    assert report["ok"] and report["latency_ms"] > 0 and report["model"].endswith("(pte)")
+    assert report["ok"] and report["latency_ms"] > 0 and report["model"].endswith("(pte, fp32)")
     assert report["fingerprint"]["runtime"].startswith("executorch 1.")
     _, export_report = exported
     runner = ExecuTorchRunner(export_report.result("executorch", "fp32").file)
