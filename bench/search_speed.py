@@ -82,7 +82,8 @@ def our_problem(weights: dict[str, np.ndarray]):
 
     base = get_space("ofa_mbv3_d234_e346_k357_w1.2")
     space = base.model_copy(update={"id": base.id + "@r160-224s16", "resolutions": RESOLUTIONS})
-    assert tuple(space.ks_choices) == (3, 5, 7) and tuple(space.e_choices) == (3, 4, 6), "layout assumes k357/e346"
+    if tuple(space.ks_choices) != (3, 5, 7) or tuple(space.e_choices) != (3, 4, 6):
+        raise SystemExit("the official predictor layout assumes k 3/5/7 and e 3/4/6")
     rows = []  # ours: per slot [k3 k5 k7 e3 e4 e6], then r; official: all ks, then all e, then r at (r - 112) // 16
     for slot in range(space.n_block_slots):
         rows += [3 * slot + k for k in range(3)] + [60 + 3 * slot + e for e in range(3)]

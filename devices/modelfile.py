@@ -20,6 +20,7 @@ from torch import nn
 from devices.runners.base import MeasureJob
 from ofa.errors import ConfigError, ExportError
 from ofa.io import atomic_write, atomic_write_bytes
+from ofa.optional import require
 
 FORMATS = ("onnx", "tflite", "pt2", "pte", "mlpackage.zip")
 ONNX_OPSET = 17
@@ -54,10 +55,7 @@ def export_module(module: nn.Module, example: torch.Tensor, path: Path, fmt: str
 
 
 def _tflite_bytes(module: nn.Module, example: torch.Tensor) -> bytes:
-    try:
-        import litert_torch
-    except ImportError:
-        raise ExportError("LiteRT micro-models need litert-torch: pip install 'ofa-deploy[tflite]'") from None
+    litert_torch = require("litert_torch", "LiteRT micro-models", "tflite")
     if example.dim() == 4:
         out_dims = module(example).dim()
         module = litert_torch.to_channel_last_io(module, args=[0], outputs=[0] if out_dims == 4 else []).eval()
@@ -68,11 +66,9 @@ def _tflite_bytes(module: nn.Module, example: torch.Tensor) -> bytes:
 
 
 def _pte_bytes(module: nn.Module, example: torch.Tensor) -> bytes:
-    try:
-        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-        from executorch.exir import to_edge_transform_and_lower
-    except ImportError:
-        raise ExportError("ExecuTorch micro-models need executorch: pip install 'ofa-deploy[executorch]'") from None
+    require("executorch", "ExecuTorch micro-models", "executorch")
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
     program = torch.export.export(module, (example,))
     return bytes(to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch().buffer)
 
@@ -82,10 +78,7 @@ def _mlpackage_zip(module: nn.Module, example: torch.Tensor) -> bytes:
     import tempfile
     import zipfile
 
-    try:
-        import coremltools as ct
-    except ImportError:
-        raise ExportError("Core ML micro-models need coremltools: pip install 'ofa-deploy[coreml]'") from None
+    ct = require("coremltools", "Core ML micro-models", "coreml")
     from ofa.quiet import quiet
 
     program = torch.export.export(module, (example,)).run_decompositions({})

@@ -22,16 +22,13 @@ from torch import nn
 from export.context import ExportContext, Exported
 from export.exporter import check_precision, register_exporter
 from ofa.errors import ArtifactError, ExportError
+from ofa.optional import require
 
 METADATA_METHOD = "ofa_metadata"
-INSTALL = "pip install 'ofa-deploy[executorch]'"
 
 
 def _require():
-    try:
-        import executorch  # noqa: F401
-    except ImportError:
-        raise ExportError(f"the executorch format needs ExecuTorch: {INSTALL}") from None
+    require("executorch", "the executorch format", "executorch")
 
 
 def lower_to_pte(model: nn.Module, example: torch.Tensor, precision: str, calibration: np.ndarray | None,

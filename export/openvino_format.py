@@ -21,17 +21,13 @@ import numpy as np
 from export.context import ExportContext, Exported
 from export.exporter import check_precision, onnx_fp32, register_exporter
 from ofa.errors import ArtifactError, ExportError
+from ofa.optional import require
 
 RT_INFO_SECTION = "ofa"
-INSTALL = "pip install 'ofa-deploy[openvino]'"
 
 
 def openvino():
-    try:
-        import openvino as ov
-    except ImportError:
-        raise ExportError(f"the openvino format needs OpenVINO: {INSTALL}") from None
-    return ov
+    return require("openvino", "the openvino format", "openvino")
 
 
 def compile_f32(ov, model_or_path, threads: int = 1):
@@ -83,10 +79,7 @@ def write_ir(ctx: ExportContext, precision: str, xml: Path) -> Path:
 
 
 def _quantize_int8(model, calibration: np.ndarray):
-    try:
-        import nncf
-    except ImportError:
-        raise ExportError(f"openvino int8 needs NNCF: {INSTALL}") from None
+    nncf = require("nncf", "openvino int8", "openvino")
     from ofa.quiet import quiet
 
     samples = [calibration[i : i + 1] for i in range(len(calibration))]

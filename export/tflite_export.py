@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ofa.errors import ConfigError, ExportError
+from ofa.optional import require
 from ofa.quiet import quiet
 
 TFLITE_PRECISIONS = ("fp32", "fp16", "int8")
@@ -22,11 +23,7 @@ _FP16_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
 
 def require_litert_torch():
-    try:
-        import litert_torch
-    except ImportError:
-        raise ExportError("TFLite export needs litert-torch: pip install 'ofa-deploy[tflite]'") from None
-    return litert_torch
+    return require("litert_torch", "TFLite export", "tflite")
 
 
 def convert_fp32(model: nn.Module, example: torch.Tensor, nhwc: bool = False) -> bytes:

@@ -131,7 +131,7 @@ def _load_npz(path: Path, index: BlockIndex, fix: str) -> tuple[np.ndarray, np.n
     return base, block
 
 
-_FIELDS = {"schema_version": int, "space": str, "resolutions": list, "num_classes": int, "statistic": str,
+_FIELDS = {"space": str, "resolutions": list, "num_classes": int, "statistic": str,
            "rel_std": float, "weights_sha256": str, "family": str}
 
 

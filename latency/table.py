@@ -264,14 +264,15 @@ def fill_missing_stats(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 #: manifest field -> (types it may hold, required); what readers of a table rely on
-_MANIFEST_FIELDS = {"schema_version": ((int,), True), "space": ((str,), True), "resolutions": ((list,), True),
+_MANIFEST_FIELDS = {"space": ((str,), True), "resolutions": ((list,), True),
                     "num_classes": ((int,), False), "stat": ((str,), False), "budget_stat": ((str,), False),
                     "device": ((dict,), False), "protocol": ((dict,), False), "n_blocks": ((int,), False),
                     "source": ((str,), False)}
 
 
 def check_manifest(manifest: dict, path: Path) -> None:
-    """Refuse a hand-edited or corrupt LUT manifest with an :class:`ArtifactError` naming the field."""
+    """Refuse a hand-edited or corrupt LUT manifest with an :class:`ArtifactError` naming the field (the header:
+    :data:`HEADER`, checked by :meth:`LatencyTable.load` first)."""
     fix = "restore it from the table's build (or rebuild with `ofa lut build`)"
     for key, (types, required) in _MANIFEST_FIELDS.items():
         value = manifest.get(key)
@@ -280,7 +281,6 @@ def check_manifest(manifest: dict, path: Path) -> None:
         if isinstance(value, bool) or not isinstance(value, types):
             raise ArtifactError(f"{path}: field {key!r} must be a {' or '.join(t.__name__ for t in types)}, got "
                                 f"{value!r}; {fix}")
-    HEADER.check(manifest, path, fix)
     res = manifest["resolutions"]
     if not res or not all(isinstance(r, int) and not isinstance(r, bool) and 1 <= r <= 4096 for r in res):
         raise ArtifactError(f"{path}: 'resolutions' must list input sizes in pixels, got {res!r}; {fix}")
