@@ -78,29 +78,25 @@ def first_n_reaching(curve: dict, share: float) -> "int | None":
     return min(hits) if hits else None
 
 
-def repeatability(first: Path, second: Path, column: str = "latency_ms") -> dict:
+def repeatability(first: Path, second: Path) -> dict:
+    """The same networks timed twice (two sessions): how often the figures agree, raw and drift-compensated
+    (each latency over its own anchor timing: the factor a fit's compensation removes)."""
     import csv
 
-    a = {r["config"]: float(r[column]) for r in csv.DictReader(open(first))}
-    b = {r["config"]: float(r[column]) for r in csv.DictReader(open(second))}
+    a = {r["config"]: r for r in csv.DictReader(open(first))}
+    b = {r["config"]: r for r in csv.DictReader(open(second))}
     common = [c for c in b if c in a]
-    ratio = np.array([b[c] / a[c] for c in common])
-    return {"n": len(common), "within_5pct": float(np.mean(np.abs(ratio - 1) <= 0.05)),
-            "within_10pct": float(np.mean(np.abs(ratio - 1) <= 0.10)),
-            "ratio_second_over_first": {"median": float(np.median(ratio)), "min": float(ratio.min()),
-                                        "max": float(ratio.max())}}
-
-
-def column_measurements(path: Path, space, column: str):
-    """The file's networks with another column of their timing (e.g. ``min_ms``) as the target: a diagnostic."""
-    import csv
-
-    from latency.measurements import Measurements
-    from ofa.subnet import SubnetConfig
-
-    rows = list(csv.DictReader(open(path)))
-    configs = [SubnetConfig.from_json(r["config"], space) for r in rows]
-    return Measurements(configs, np.array([float(r[column]) for r in rows]), column, [str(path)] * len(rows), [])
+    out = {"n": len(common)}
+    for name, value in (("raw", lambda r: float(r["latency_ms"])),
+                        ("drift_compensated", lambda r: float(r["latency_ms"]) / float(r.get("anchor_ms") or "nan"))):
+        ratio = np.array([value(b[c]) / value(a[c]) for c in common])
+        if np.isnan(ratio).any():
+            continue
+        out[name] = {"within_5pct": float(np.mean(np.abs(ratio - 1) <= 0.05)),
+                     "within_10pct": float(np.mean(np.abs(ratio - 1) <= 0.10)),
+                     "ratio_second_over_first": {"median": float(np.median(ratio)), "min": float(ratio.min()),
+                                                 "max": float(ratio.max())}}
+    return out
 
 
 def device_mode(args) -> dict:
@@ -111,7 +107,8 @@ def device_mode(args) -> dict:
     space = get_space(SPACE)
     res = [int(r) for r in args.resolutions.split(",")]
     work = ROOT / "results" / "latency_fit"
-    main, again = work / f"{args.device}.csv", work / f"{args.device}_repeat.csv"
+    stem = args.device + (f"_{args.tag}" if args.tag else "")
+    main, again = work / f"{stem}.csv", work / f"{stem}_repeat.csv"
     t0 = time.time()
     if not args.evaluate_only:
         measure_to_file(args.device, space, args.m, main, res, seed=0)
@@ -121,15 +118,16 @@ def device_mode(args) -> dict:
         first = read_measurements(main, space).configs[:args.repeat]
         measure_configs(args.device, space, first, again)  # the same networks, measured again afterwards
     t_repeat = time.time() - t0
-    data = read_measurements(main, space)
+    data = read_measurements(main, space)  # drift-compensated when the rows carry anchor timings
     sizes = [n for n in map(int, args.sizes.split(",")) if len(data) - n >= 1]
     curve = learning_curve(data, space, sizes, args.seeds)
-    diagnostic = learning_curve(column_measurements(main, space, "min_ms"), space, sizes, args.seeds)
-    return {"diagnostic_min_ms": {"what": "the same fits and splits with each network's fastest sample (min_ms) as the "
-                                          "target instead of the declared median: how much of the error is the "
-                                          "machine's load", "curve": diagnostic,
-                                  "repeatability": repeatability(main, again, "min_ms") if again.is_file() else None},
-            "device": args.device, "space": SPACE, "resolutions": res, "statistic": data.statistic,
+    raw = None
+    if data.drift_reference_ms is not None:
+        raw = {"what": "the same fits and splits on the raw figures (--no-drift-compensation): how much the "
+                       "device's drift during the run costs", "curve": learning_curve(
+                           read_measurements(main, space, drift=False), space, sizes, args.seeds)}
+    return {"drift_reference_ms": data.drift_reference_ms, "raw_figures": raw, "device": args.device,
+            "space": SPACE, "resolutions": res, "statistic": data.statistic,
             "measured": len(data), "measure_seconds": round(t_measure, 1), "repeat_seconds": round(t_repeat, 1),
             "measure_seconds_note": "0 with --evaluate-only (measured by an earlier run)",
             "latency_ms": {"min": float(data.latency_ms.min()), "max": float(data.latency_ms.max())},
@@ -179,6 +177,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,20,50,100")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--synthetic", action="store_true")
+    parser.add_argument("--tag", default="", help="suffix of the measurement and result files (keeps runs apart)")
+    parser.add_argument("--note", default="", help="the conditions of the run, recorded in the result "
+                        "(e.g. 'pinned to CPU 1 with taskset; CPU 0 ran other work')")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="measure no more networks: fit and score on those already in the file (a cut-short run)")
     args = parser.parse_args()
@@ -187,9 +188,11 @@ def main() -> None:
     t0 = time.time()
     result = synthetic_mode(args) if args.synthetic else device_mode(args)
     result |= {"command": "python bench/latency_fit.py " + shlex.join(sys.argv[1:]), "machine": machine.describe(),
-               "note": "the 2 cores were shared with other jobs (tests, other engineers' benches) during the run",
+               "note": args.note or "no note given: see load_average_1min and cpu_affinity",
                "seconds": round(time.time() - t0, 1)}
     name = "latency_fit_synthetic.json" if args.synthetic else f"latency_fit_{args.device}.json"
+    if args.tag:
+        name = name.replace(".json", f"_{args.tag}.json")
     if args.evaluate_only:  # keeps the measuring run's file (with its timings) beside this one
         name = name.replace(".json", "_evaluated.json")
     (ROOT / "results" / name).write_text(json.dumps(result, indent=2) + "\n")

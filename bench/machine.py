@@ -18,9 +18,11 @@ def cpu_model() -> str:
 
 
 def describe() -> dict:
-    """CPU model, logical CPUs, Python and torch versions, and the 1-minute load average right now."""
+    """CPU model, logical CPUs, Python and torch versions, the 1-minute load average right now, and
+    the CPUs this process may run on (a pinned run says so)."""
     import torch
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {"cpu": cpu_model(), "cpus": os.cpu_count(), "python": platform.python_version(),
-            "torch": torch.__version__, "load_average_1min": None if load is None else round(load, 2)}
+            "torch": torch.__version__, "load_average_1min": None if load is None else round(load, 2),
+            "cpu_affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None}

@@ -172,14 +172,17 @@ def fit_cmd(measurements: list[Path] = typer.Argument(..., help="CSV/JSONL measu
                                                       "a device farm, trtexec/benchmark_model logs listed in a CSV)."),
             space: str = typer.Option(..., "--space", help="Search space id or file the networks belong to."),
             out_dir: Path = typer.Option(..., "--out", help="Predictor directory to write."),
-            families: str = typer.Option("analytic,onehot,rich", help="Candidate model families, chosen among by "
-                                         "cross-validation: analytic, onehot, rich, reference."),
+            families: str = typer.Option("analytic,detailed,onehot,rich", help="Candidate model families, chosen "
+                                         "among by cross-validation: analytic, detailed, onehot, rich, reference."),
             reference_lut: Optional[Path] = typer.Option(None, help="A profiled device's table of the same space: "
                                                          "adds family 'reference' (its block sums as a feature)."),
             num_classes: Optional[int] = typer.Option(None, min=1, help="Classifier outputs of the measured networks "
                                                       "(default: the files' num_classes, else 1000)."),
             device: Optional[str] = typer.Option(None, help="Device name to record (default: the files')."),
             seed: int = typer.Option(0, help="Seed of the cross-validation folds."),
+            drift: bool = typer.Option(True, "--drift-compensation/--no-drift-compensation",
+                                       help="Rescale rows that carry a drift-anchor timing (anchor_ms, written by "
+                                       "`ofa device measure`) to the device's typical state."),
             as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
     """Fit a latency predictor from measured sub-networks; the family is chosen by cross-validation."""
     from latency.fit import fit_predictor
@@ -187,7 +190,7 @@ def fit_cmd(measurements: list[Path] = typer.Argument(..., help="CSV/JSONL measu
     from ofa.spaces import get_space
 
     space_obj = get_space(space)
-    data = read_measurements(measurements, space_obj)
+    data = read_measurements(measurements, space_obj, drift)
     names = [f.strip() for f in families.split(",") if f.strip()]
     reference = _reference_values(reference_lut, space_obj.id, names)
     model, report = fit_predictor(data, space_obj, out_dir, names, seed, num_classes, device, reference)
@@ -235,6 +238,8 @@ def latency_predict_cmd(predictor_dir: Path = typer.Argument(..., help="Director
 def score_cmd(predictor_dir: Path = typer.Argument(..., help="A fitted predictor or a latency table directory."),
               measurements: list[Path] = typer.Argument(..., help="Held-out CSV/JSONL measurement files."),
               out_file: Optional[Path] = typer.Option(None, "--out", help="Also write the report as JSON here."),
+              drift: bool = typer.Option(True, "--drift-compensation/--no-drift-compensation",
+                                         help="Rescale rows with a drift-anchor timing to the device's typical state."),
               as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
     """Score a predictor on held-out measurements: share within +-5/10 %, RMSE, Spearman, Kendall."""
     from latency.api import load_predictor
@@ -243,7 +248,7 @@ def score_cmd(predictor_dir: Path = typer.Argument(..., help="A fitted predictor
     from ofa.io import atomic_write_json
 
     model = load_predictor(predictor_dir)
-    report = score_predictor(model, read_measurements(measurements, model.space)) | {
+    report = score_predictor(model, read_measurements(measurements, model.space, drift)) | {
         "predictor_dir": str(predictor_dir), "measurements": [str(m) for m in measurements]}
     if out_file:
         atomic_write_json(out_file, report)

@@ -21,7 +21,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from latency.fit_features import FAMILIES, feature_tables
+from latency.fit_features import DEFAULT_FAMILIES, FAMILIES, NON_NEGATIVE, feature_tables
 from latency.fitted import FittedLatencyPredictor
 from latency.index import BlockIndex
 from latency.measurements import Measurements
@@ -44,7 +44,7 @@ def design(tables, index: BlockIndex, configs) -> np.ndarray:
 def fit_family(family: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     """``(coef, intercept)`` of one family on design ``x`` and latency ``y``, minimising the relative error."""
     w = 1.0 / y
-    if family == "analytic":
+    if family in NON_NEGATIVE:
         from scipy.optimize import nnls
 
         xc = np.column_stack([x, np.ones(len(y))]) * w[:, None]
@@ -92,8 +92,19 @@ def choose_family(data: Measurements, index: BlockIndex, families: Sequence[str]
     if not valid:
         raise ConfigError(f"every family predicts a non-positive latency for some network ({families}); "
                           "measure more networks, spread over the space (`ofa device measure` samples them so)")
-    chosen = min(valid, key=lambda f: (results[f]["cv"]["rmse_pct"], families.index(f)))
-    return {"families": results, "chosen": chosen}
+    return {"families": results, "chosen": one_standard_error_choice(results, valid, y)}
+
+
+def one_standard_error_choice(results: dict, valid: list[str], y: np.ndarray) -> str:
+    """The family with the fewest features whose out-of-fold squared relative error is not above the best
+    family's by more than one standard error of their paired per-network difference."""
+    err = {f: np.mean((results[f]["cv_pred"] / y[None, :] - 1) ** 2, axis=0) for f in valid}
+    best = min(valid, key=lambda f: (err[f].mean(), valid.index(f)))
+    for family in sorted(valid, key=lambda f: (len(results[f]["features"]), valid.index(f))):
+        diff = err[family] - err[best]  # at least MIN_MEASUREMENTS networks
+        if diff.mean() <= diff.std(ddof=1) / np.sqrt(len(diff)):
+            return family
+    return best
 
 
 def uncertainty(cv_pred: np.ndarray, y: np.ndarray) -> dict:
@@ -104,7 +115,7 @@ def uncertainty(cv_pred: np.ndarray, y: np.ndarray) -> dict:
                 "coverage_2std": float(np.mean(rel <= 2 * q["abs_rel_err_p68"]))}
 
 
-def fit_predictor(data: Measurements, space, out_dir: "str | Path", families: Sequence[str] = FAMILIES[:3],
+def fit_predictor(data: Measurements, space, out_dir: "str | Path", families: Sequence[str] = DEFAULT_FAMILIES,
                   seed: int = 0, num_classes: Optional[int] = None, device: Optional[str] = None,
                   reference: Optional[dict] = None) -> tuple[FittedLatencyPredictor, dict]:
     """Choose, fit and save (under the directory's write lock) a predictor for ``data``."""
@@ -114,7 +125,7 @@ def fit_predictor(data: Measurements, space, out_dir: "str | Path", families: Se
     return model, report
 
 
-def fit_model(data: Measurements, space, families: Sequence[str] = FAMILIES[:3], seed: int = 0,
+def fit_model(data: Measurements, space, families: Sequence[str] = DEFAULT_FAMILIES, seed: int = 0,
               num_classes: Optional[int] = None, device: Optional[str] = None,
               reference: Optional[dict] = None) -> tuple[FittedLatencyPredictor, dict]:
     """The chosen family's predictor for ``data`` (in memory) and the cross-validated report."""
@@ -141,7 +152,8 @@ def fit_model(data: Measurements, space, families: Sequence[str] = FAMILIES[:3],
                 "family": result["chosen"], "features": best["features"],
                 "coef": dict(zip(best["features"], np.asarray(best["coef"]).tolist())) | {"intercept": best["intercept"]},
                 "uncertainty": spread, "n_measurements": len(data), "inputs": data.inputs,
-                "device": device or data.device, "seed": seed, "cv": best["cv"]}
+                "device": device or data.device, "seed": seed, "cv": best["cv"],
+                "drift_reference_ms": data.drift_reference_ms}
     model = FittedLatencyPredictor(index, best["base"], best["block"], spread["rel_std"], manifest)
     return model, _report(data, index, result, spread, seed)
 
@@ -149,8 +161,10 @@ def fit_model(data: Measurements, space, families: Sequence[str] = FAMILIES[:3],
 def _report(data: Measurements, index: BlockIndex, result: dict, spread: dict, seed: int) -> dict:
     families = {name: r["cv"] | {"min_predicted_ms": r["min_predicted_ms"], "valid": r["valid"],
                                  "n_features": len(r["features"])} for name, r in result["families"].items()}
-    return {"chosen": result["chosen"], "how": f"{REPEATS} x {min(K_FOLDS, len(data))}-fold cross-validation "
-            f"(seed {seed}), relative-error fits; the lowest rmse_pct wins", "statistic": data.statistic,
+    return {"chosen": result["chosen"], "drift_reference_ms": data.drift_reference_ms,
+            "how": f"{REPEATS} x {min(K_FOLDS, len(data))}-fold cross-validation "
+            f"(seed {seed}), relative-error fits; the simplest family within one standard error of the lowest "
+            "relative MSE wins", "statistic": data.statistic,
             "n": len(data), "resolutions": list(index.resolutions), "families": families, "uncertainty": spread,
             "measured_ms": {"min": float(data.latency_ms.min()), "max": float(data.latency_ms.max())}}
 

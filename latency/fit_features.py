@@ -6,6 +6,10 @@ microseconds and finds its exact minimum, like a measured lookup table. Families
 
 - ``analytic``: dense MACs, depthwise MACs, activation elements, block count (:mod:`latency.features`);
   fitted non-negative, the predictor this project had (``fitted_e2e``).
+- ``detailed``: ``analytic`` with the depthwise MACs split by kernel size (a 7x7 depthwise kernel runs
+  at another speed per MAC than a 3x3), the activation elements split by activation (h-swish costs
+  more than ReLU), and squeeze-excite's count (its pooling and two small layers are launches, not
+  MACs); fitted non-negative, like ``analytic``.
 - ``onehot``: per (stage, kernel, expand) the count of such blocks, plain and scaled by (r / r_max)^2:
   a learned cost per block type, like a table without profiling.
 - ``rich``: per stage dense MACs, depthwise MACs, activation elements and block count (kernel
@@ -28,7 +32,9 @@ from latency.blocks import LutBlock, fixed_blocks, slot_blocks
 from latency.features import FEATURES, block_features
 from latency.index import BlockIndex
 
-FAMILIES = ("analytic", "onehot", "rich", "reference")
+FAMILIES = ("analytic", "detailed", "onehot", "rich", "reference")
+DEFAULT_FAMILIES = ("analytic", "detailed", "onehot", "rich")  # reference needs a profiled table
+NON_NEGATIVE = ("analytic", "detailed")  # fitted by NNLS: every coefficient is a cost
 Tables = tuple[np.ndarray, np.ndarray]  # fixed (R, F), slots (R, S, K, E, F)
 
 
@@ -49,6 +55,8 @@ def feature_tables(index: BlockIndex, family: str, reference: Optional[dict] = N
 def _family(index: BlockIndex, family: str, reference: Optional[dict]) -> tuple[list[str], Callable, Callable]:
     if family == "analytic":
         return list(FEATURES), lambda b, ri: block_features(b), lambda b, ri, s, k, e: block_features(b)
+    if family == "detailed":
+        return _detailed(index)
     if family == "onehot":
         return _onehot(index)
     if family == "rich":
@@ -58,6 +66,24 @@ def _family(index: BlockIndex, family: str, reference: Optional[dict]) -> tuple[
             raise ValueError("the reference family needs a reference table's block values")
         return _reference(index, reference)
     raise ValueError(f"unknown family {family!r}")
+
+
+def _detailed(index: BlockIndex):
+    kernels = list(index.space.ks_choices)
+    names = ["dense_mmacs"] + [f"dw_k{k}_mmacs" for k in kernels] + ["act_melems_relu", "act_melems_hswish",
+                                                                      "se_blocks", "blocks"]
+
+    def features(block: LutBlock) -> np.ndarray:
+        dense, dw, act, one = block_features(block)
+        v = np.zeros(len(names))
+        v[0], v[-1] = dense, one
+        v[-3 if block.act == "h_swish" else -4] = act
+        if block.kind == "mbconv":
+            v[1 + kernels.index(block.spec.kernel)] = dw
+            v[-2] = 1.0 if block.spec.se_channels else 0.0
+        return v
+
+    return names, lambda b, ri: features(b), lambda b, ri, s, k, e: features(b)
 
 
 def _resolution_columns(index: BlockIndex) -> list[str]:

@@ -7,11 +7,12 @@ the range within each resolution), and each pick comes from the cell whose margi
 largest at the highest) come first: a linear fit extrapolates badly, and they bound the range the
 search explores. Uniform sampling instead crowds the middle (the sum of many random choices).
 
-Each chunk of networks is timed with the device's runner (warm-up, repeats, passes: the same
-path as ``ofa lut validate``), and its rows are written at once (the whole file rewritten
-atomically), so a killed run keeps every finished network and a re-run with the same arguments
-measures only the missing ones. Up to n = 200 the sample of a smaller ``--n`` is the start of a larger
-one's: measuring 20, fitting, then asking for 50 adds 30 networks.
+Each chunk of networks is timed with the device's runner (warm-up, repeats, passes, and the drift
+anchor between rounds where the runner can: the same path as ``ofa lut validate``), and its rows
+are written at once (the whole file rewritten atomically), so a killed run keeps every finished
+network and a re-run with the same arguments measures only the missing ones. Up to n = 200 the
+sample of a smaller ``--n`` is the start of a larger one's: measuring 20, fitting, then asking for
+50 adds 30 networks.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from devices.modelfile import model_job
 from devices.session import DeviceSession
 from devices.stats import budget_column, summarize
+from latency.anchor import ANCHOR_JOB_ID
 from latency.e2e import subnet_job
 from latency.features import FEATURES
 from latency.index import BlockIndex
@@ -155,12 +158,30 @@ def _resumable_rows(out: Path, device: str, space: SearchSpace, stat: str, num_c
     return rows
 
 
+def network_anchor(space: SearchSpace) -> SubnetConfig:
+    """The drift anchor of end-to-end measurements: the middle network (middle kernel, expand, depth and
+    resolution). A whole network, not the tables' one small block: on a shared machine the slowdowns
+    that matter here come from a neighbour's use of the shared cache and memory, which a block that
+    fits in the core's own cache does not feel (measured: a 0.04 ms block's timings did not follow the
+    networks' drift, r = -0.04)."""
+    return SubnetConfig.middle(space)
+
+
+def network_anchor_job(space: SearchSpace, cache: ModelCache, session: DeviceSession, num_classes: int):
+    """The anchor as this session's measurement job (None when the runner times no anchor)."""
+    if not session.uses_anchor:
+        return None
+    cfg = network_anchor(space)
+    return model_job(ANCHOR_JOB_ID, cache.subnet(space, cfg, num_classes), (1, 3, cfg.r, cfg.r), session.layout)
+
+
 def _measure_chunk(session: DeviceSession, space: SearchSpace, chunk: list[SubnetConfig], cache: ModelCache,
                    stat: str, num_classes: int) -> list[dict]:
     by_id = {c.to_json(): c for c in chunk}
     jobs = [subnet_job(space, cfg, cache, session, num_classes) for cfg in chunk]
+    anchor = network_anchor_job(space, cache, session, num_classes)
     rows = []
-    for timing in session.measure(jobs):
+    for timing in session.measure(jobs, anchor):
         cfg, summary = by_id[timing.id], summarize(timing)
         value = summary.get(budget_column(stat))
         if value is None or not np.isfinite(value):

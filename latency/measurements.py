@@ -12,6 +12,14 @@ A measurement file is CSV (with a header) or JSONL (one JSON object a line), wri
 
 All rows of all files must share one statistic. A bad row is a :class:`DataError` naming the file and
 line. A network measured more than once keeps the median of its rows.
+
+Drift compensation. ``ofa device measure`` times a fixed anchor block between rounds of every network
+and writes its fastest run as ``anchor_ms`` (see :mod:`devices.stats`). On a shared machine the whole
+device runs a few percent to tens of percent slower for minutes at a time, and every network timed in
+that moment is slower by the same factor. When every row has an ``anchor_ms``, each latency is rescaled
+to the device's typical state: ``latency_ms * reference / anchor_ms``, where ``reference`` is the median
+``anchor_ms`` over all rows (typical, not quietest: a prediction is for the device as it usually runs).
+``drift=False`` (``ofa latency fit --no-drift-compensation``) keeps the raw figures.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ FORMAT_HELP = ("one row per sub-network: 'config' (sub-network JSON) or 'arch' (
                "CSV with a header or JSONL (see docs/latency_from_measurements.md)")
 #: columns ``ofa device measure`` writes (readers need only the network, the latency and the statistic)
 FILE_COLUMNS = ("config", "arch", "r", "latency_ms", "statistic", "device", "num_classes", "mean_ms", "median_ms",
-                "min_ms", "p90_ms", "std_ms", "count", "measured_at")
+                "min_ms", "p90_ms", "std_ms", "count", "anchor_ms", "measured_at")
 MAX_MS = 1e7  # no single inference of a mobile network takes hours; larger is a unit mistake
 
 
@@ -52,6 +60,7 @@ class Measurements:
     inputs: list[dict]  # [{"path", "sha256"}] of the files read
     num_classes: int | None = None  # from the files when they say (``ofa device measure`` writes it)
     device: str | None = None
+    drift_reference_ms: float | None = None  # the anchor timing latencies were rescaled to; None: raw figures
 
     def __len__(self) -> int:
         return len(self.configs)
@@ -62,19 +71,23 @@ class Measurements:
 
     def take(self, idx: Sequence[int]) -> "Measurements":
         return Measurements([self.configs[i] for i in idx], self.latency_ms[list(idx)], self.statistic,
-                            [self.sources[i] for i in idx], self.inputs, self.num_classes, self.device)
+                            [self.sources[i] for i in idx], self.inputs, self.num_classes, self.device,
+                            self.drift_reference_ms)
 
 
-def read_measurements(paths: "Sequence[str | Path] | str | Path", space: SearchSpace) -> Measurements:
-    """Every row of the files (CSV or JSONL), validated against ``space``; duplicates keep their median."""
+def read_measurements(paths: "Sequence[str | Path] | str | Path", space: SearchSpace, drift: bool = True) -> Measurements:
+    """Every row of the files (CSV or JSONL), validated against ``space``, drift-compensated when every row has an
+    ``anchor_ms`` and ``drift`` is on (module docstring); duplicates keep their median."""
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     if not paths:
         raise ConfigError(f"give at least one measurement file ({FORMAT_HELP})")
     rows: list[tuple[SubnetConfig, float, str, str]] = []
+    anchors: list[float] = []
     extras: dict[str, set] = {"num_classes": set(), "device": set()}
     for path in paths:
         for where, raw in _raw_rows(path):
             rows.append(_parse_row(raw, where, path, space))
+            anchors.append(_anchor(raw.get("anchor_ms"), where))
             for key in extras:
                 if raw.get(key) not in (None, ""):
                     extras[key].add(str(raw[key]))
@@ -85,8 +98,27 @@ def read_measurements(paths: "Sequence[str | Path] | str | Path", space: SearchS
         first = {s: next(r[3] for r in rows if r[2] == s) for s in sorted(stats)}
         raise DataError(f"measurements mix statistics {first} (statistic: first row); fit one statistic at a time")
     classes = _one_int(extras["num_classes"], "num_classes")
+    reference = None
+    if drift and all(math.isfinite(a) for a in anchors):
+        reference = float(np.median(anchors))
+        rows = [(c, value * reference / a, stat, where) for (c, value, stat, where), a in zip(rows, anchors)]
     return _merge_duplicates(rows, stats.pop(), [{"path": str(p), "sha256": sha256_file(p)} for p in paths], classes,
-                             next(iter(extras["device"])) if len(extras["device"]) == 1 else None)
+                             next(iter(extras["device"])) if len(extras["device"]) == 1 else None, reference)
+
+
+def _anchor(value: Any, where: str) -> float:
+    """A row's drift-anchor timing: NaN when absent (no compensation for the file set), else positive ms."""
+    if value in (None, ""):
+        return math.nan
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: anchor_ms {value!r} is not a number") from None
+    if number != number:
+        return math.nan  # written as nan by a runner that timed no anchor
+    if not (math.isfinite(number) and 0 < number <= MAX_MS):
+        raise DataError(f"{where}: anchor_ms {value!r} must be a positive, finite number of milliseconds")
+    return number
 
 
 def _one_int(values: set, name: str) -> int | None:
@@ -98,14 +130,14 @@ def _one_int(values: set, name: str) -> int | None:
         raise DataError(f"{name} must be an integer, got {values}") from None
 
 
-def _merge_duplicates(rows, stat: str, inputs: list[dict], num_classes, device) -> Measurements:
+def _merge_duplicates(rows, stat: str, inputs: list[dict], num_classes, device, reference=None) -> Measurements:
     groups: dict[SubnetConfig, list[int]] = {}
     for i, row in enumerate(rows):
         groups.setdefault(row[0], []).append(i)
     configs = list(groups)
     latency = np.array([float(np.median([rows[i][1] for i in groups[c]])) for c in configs])
     sources = [rows[groups[c][0]][3] for c in configs]
-    return Measurements(configs, latency, stat, sources, inputs, num_classes, device)
+    return Measurements(configs, latency, stat, sources, inputs, num_classes, device, reference)
 
 
 def _raw_rows(path: Path) -> Iterator[tuple[str, dict]]:

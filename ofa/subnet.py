@@ -96,6 +96,14 @@ class SubnetConfig:
         return cls._uniform(space, min(space.ks_choices), min(space.e_choices), min(space.d_choices), r or min(space.resolutions))
 
     @classmethod
+    def middle(cls, space: "SearchSpace | str", r: int | None = None) -> "SubnetConfig":
+        """The middle kernel, expand ratio and depth everywhere, at the middle resolution by default."""
+        space = _resolve_space(space)
+        mid = lambda choices: sorted(choices)[len(choices) // 2]  # noqa: E731
+        return cls._uniform(space, mid(space.ks_choices), mid(space.e_choices), mid(space.d_choices),
+                            r or mid(space.resolutions))
+
+    @classmethod
     def _uniform(cls, space: SearchSpace, k: int, e: int, d: int, r: int) -> "SubnetConfig":
         cfg = cls(space.id, (k,) * space.n_block_slots, (e,) * space.n_block_slots, (d,) * space.n_stages, r)
         cfg.validate(space)

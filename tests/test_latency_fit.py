@@ -3,6 +3,7 @@ measurement files (bad rows named by line), the predictor artifact (hash-checked
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -28,7 +29,7 @@ FIXTURES = Path(__file__).parent / "fixtures_devices"
 runner = CliRunner()
 FAST_DEVICE = """name: fast-ort
 transport: {kind: local}
-runner: {kind: onnxruntime, threads: 1, warmup: 3, repeats: 15, rounds: 1, passes: 1, max_passes: 1, drift_anchor: false}
+runner: {kind: onnxruntime, threads: 1, warmup: 3, repeats: 15, rounds: 1, passes: 1, max_passes: 1, drift_anchor: true}
 """
 
 
@@ -53,6 +54,8 @@ def test_measure_fit_search_from_the_cli_with_no_table(tmp_path):
     fit = _cli("latency", "fit", measured, "--space", TINY, "--out", tmp_path / "pred", "--json")
     assert fit.exit_code == 0, fit.output
     report = json.loads(fit.stdout)
+    anchors = [float(r["anchor_ms"]) for r in csv.DictReader(open(measured))]
+    assert all(a > 0 for a in anchors) and report["drift_reference_ms"] == pytest.approx(float(np.median(anchors)))
     assert report["n"] == 10 and report["chosen"] in report["families"] and report["resolutions"] == [16, 24, 32]
     assert not list(tmp_path.rglob("lut.csv"))  # no table anywhere
 
@@ -89,6 +92,7 @@ def _config(i: int) -> SubnetConfig:
     ("list.jsonl", '{{"arch": "{a}", "latency_ms": 1}}\n[1, 2]\n', 2, "expected a JSON object"),
     ("nonet.jsonl", '{{"latency_ms": 1}}\n', 1, "no sub-network"),
     ("log.csv", "arch,log\n{a},missing.txt\n", 2, "does not exist"),
+    ("anchor.csv", "arch,latency_ms,anchor_ms\n{a},1,0.2\n{b},1,-1\n", 3, "anchor_ms '-1' must be a positive"),
 ])
 def test_malformed_measurement_rows_are_data_errors_naming_the_line(tmp_path, name, text, line, words):
     space = get_space(TINY)
@@ -101,6 +105,23 @@ def test_malformed_measurement_rows_are_data_errors_naming_the_line(tmp_path, na
     result = _cli("latency", "fit", path, "--space", TINY, "--out", tmp_path / "p")
     assert result.exit_code == DataError.exit_code and f"{name}:{line}" in result.output
     assert not (tmp_path / "p").exists()
+
+
+def test_rows_with_a_drift_anchor_are_rescaled_to_the_typical_device_state(tmp_path):
+    """A network timed while the device ran twice as slow (its anchor too) reads as if timed in the typical state;
+    without an anchor on every row, or with compensation off, the raw figures stay."""
+    space = get_space(TINY)
+    a, b, c = (_config(i).arch_string(space) for i in range(3))
+    path = tmp_path / "m.csv"
+    path.write_text(f"arch,latency_ms,anchor_ms\n{a},1.0,0.2\n{b},4.0,0.4\n{c},3.0,0.2\n")
+    data = read_measurements(path, space)
+    assert data.drift_reference_ms == pytest.approx(0.2)
+    assert list(data.latency_ms) == pytest.approx([1.0, 2.0, 3.0])
+    raw = read_measurements(path, space, drift=False)
+    assert raw.drift_reference_ms is None and list(raw.latency_ms) == pytest.approx([1.0, 4.0, 3.0])
+    path.write_text(f"arch,latency_ms,anchor_ms\n{a},1.0,0.2\n{b},4.0,\n{c},3.0,nan\n")
+    partial = read_measurements(path, space)
+    assert partial.drift_reference_ms is None and list(partial.latency_ms) == pytest.approx([1.0, 4.0, 3.0])
 
 
 def test_mixed_statistics_and_missing_columns_are_refused(tmp_path):
@@ -126,15 +147,19 @@ def test_vendor_logs_are_read_with_the_device_parsers(tmp_path):
     assert bm.configs[0] == _config(1)
 
 
-def _synthetic(space_id: str, n: int, seed: int = 0, noise: float = 0.01) -> Measurements:
-    """Latency = 0.5 ms + a fixed random cost per (stage, kernel, expand) block type: the onehot family's form."""
+def _synthetic(space_id: str, n: int, seed: int = 0, noise: float = 0.01, family: str = "onehot") -> Measurements:
+    """Latency = 0.5 ms + a fixed random cost per feature of ``family`` (default: per (stage, kernel, expand)
+    block type, the onehot family's form)."""
     space = get_space(space_id)
     configs = stratified_sample(space, list(space.resolutions), n, seed, 10)
     index = BlockIndex(space, space.resolutions, 10)
-    tables, names = feature_tables(index, "onehot")
+    tables, names = feature_tables(index, family)
     x = index.sum(tables, index.encode(configs))
     rng = np.random.default_rng(seed)
     cost = np.where([n.endswith("_x_r2") for n in names], 0.0, rng.uniform(0.05, 1.0, len(names)))
+    if family == "detailed":  # a 7x7 depthwise kernel 20x dearer per MAC than a 3x3: analytic cannot say it
+        cost = np.where([n.startswith("dw_k") for n in names], [20.0 if n == "dw_k7_mmacs" else 1.0 for n in names],
+                        cost)
     y = (0.5 + x @ cost) * np.exp(rng.normal(0, noise, n))
     return Measurements(configs, y, "median", ["synthetic"] * n, [], 10)
 
@@ -148,6 +173,18 @@ def test_family_choice_is_deterministic_for_a_seed_and_finds_the_true_form():
     assert report["families"]["onehot"]["within_10pct"] > report["families"]["analytic"]["within_10pct"]
     unc = report["uncertainty"]
     assert 0 < unc["rel_std"] < 0.1 and unc["abs_rel_err_p68"] <= unc["abs_rel_err_p95"]
+
+
+@pytest.mark.parametrize("truth", ["analytic", "detailed"])
+def test_the_simplest_family_within_one_standard_error_is_chosen(truth):
+    """Data of the analytic form choose analytic (every richer family fits it too, none significantly better);
+    data whose depthwise cost depends on the kernel need the detailed family's split, and get it."""
+    _, report = fit_model(_synthetic(TINY, 40, family=truth, noise=0.02), get_space(TINY), seed=1)
+    assert report["chosen"] == truth
+    families = report["families"]
+    assert families["analytic"]["n_features"] < families["detailed"]["n_features"] < families["onehot"]["n_features"]
+    if truth == "detailed":
+        assert families["detailed"]["rmse_pct"] < families["analytic"]["rmse_pct"] / 2
 
 
 def test_artifact_round_trip_and_tamper_detection(tmp_path):
