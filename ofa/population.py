@@ -57,17 +57,25 @@ class Population:
 
 
 def active_mask(space: SearchSpace, d_idx: np.ndarray) -> np.ndarray:
-    """(N, slots) boolean: slot i of stage s runs iff its position < d[s]."""
-    runs = _runs_by_depth(tuple(space.d_choices), space.max_depth)  # (depth choices, max_depth)
-    mask = runs[d_idx].reshape(len(d_idx), space.n_block_slots)
-    if min(space.depth_caps) < space.max_depth:  # a capped stage (ProxylessNAS's last): its extra slots never run
-        mask &= space.active_mask(np.full((1, space.n_stages), space.max_depth))
+    """(N, slots) boolean: slot i of stage s runs iff its position < d[s] (and < the stage's cap)."""
+    runs, caps = _mask_parts(tuple(space.d_choices), tuple(st.max_blocks for st in space.stages))
+    mask = runs[d_idx].reshape(len(d_idx), -1)
+    if caps is not None:  # a capped stage (ProxylessNAS's last): its extra slots never run
+        mask &= caps
     return mask
 
 
 @lru_cache(maxsize=32)
-def _runs_by_depth(d_choices: tuple[int, ...], max_depth: int) -> np.ndarray:
-    """Row j: which of a stage's slots run at depth ``d_choices[j]`` (a lookup, so masks cost one gather)."""
+def _mask_parts(d_choices: tuple[int, ...], max_blocks: tuple) -> tuple[np.ndarray, "np.ndarray | None"]:
+    """The lookups behind :func:`active_mask`, per (depth choices, stage caps), so a mask costs one gather (the
+    search builds thousands): row j of ``runs`` says which of a stage's slots run at depth ``d_choices[j]``;
+    ``caps`` (1, slots) which slots exist at all (None when no stage is capped)."""
+    max_depth = max(d_choices)
     runs = np.arange(max_depth)[None, :] < np.asarray(d_choices)[:, None]
     runs.setflags(write=False)
-    return runs
+    limits = [min(m or max_depth, max_depth) for m in max_blocks]
+    if min(limits) == max_depth:
+        return runs, None
+    caps = (np.arange(max_depth)[None, :] < np.asarray(limits)[:, None]).reshape(1, -1)
+    caps.setflags(write=False)
+    return runs, caps
