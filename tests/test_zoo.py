@@ -172,6 +172,52 @@ def test_slow_device_tightens_the_target_then_says_over_budget(zoo, tmp_path, mo
     assert "over_budget" in (out / "report.html").read_text()
 
 
+def test_one_device_session_serves_every_entry_and_round(zoo, tmp_path, monkeypatch):
+    """Two entries on one device, the first taking two closed-loop rounds (its first measurement is made 2 s
+    slower): three timings through one session, opened once with the entry timing settings, closed at the end."""
+    import shutil
+
+    import ofa.zoo.entry as entry_mod
+    from devices.catalog import get_device
+    from devices.session import DeviceSession
+    from ofa.zoo.config import load_zoo_config
+    from ofa.zoo.pipeline import ZooBuilder
+
+    opened, closed, timed = [], [], []
+    real_enter, real_exit, real_measure = DeviceSession.__enter__, DeviceSession.__exit__, entry_mod.measure_entry
+
+    def enter(self):  # wraps the real session: the local device still connects and times
+        opened.append(self.spec)
+        return real_enter(self)
+
+    def exit_(self, *exc):
+        closed.append(self.spec.name)
+        return real_exit(self, *exc)
+
+    def first_slow(*args, **kwargs):
+        figures = real_measure(*args, **kwargs)
+        timed.append(figures["measured"])
+        return figures | {"measured": figures["measured"] + (2000.0 if len(timed) == 1 else 0.0)}
+
+    monkeypatch.setattr(DeviceSession, "__enter__", enter)
+    monkeypatch.setattr(DeviceSession, "__exit__", exit_)
+    monkeypatch.setattr(entry_mod, "measure_entry", first_slow)
+    out = tmp_path / "zoo"
+    shutil.copytree(zoo / "zoo" / "_work", out / "_work")
+    config = load_zoo_config(zoo / "zoo.yaml")
+    config.devices[0].budgets_ms, config.devices[0].latency_rounds = [900, 1000], 2
+    rows = ZooBuilder(config, out).run()["rows"]
+    assert [r["status"] for r in rows] == ["ok", "ok"] and [r["rounds"] for r in rows] == [2, 1]
+    assert len(timed) == 3 and all(0 < t < 900 for t in timed)
+    # one session per (device, runner settings): the table's calibration (profiling settings), the entries' plain loop
+    assert [s.name for s in opened] == ["local-ort-cpu"] * 2 and closed == ["local-ort-cpu"] * 2
+    profiling, entries = (s.runner for s in opened)
+    assert profiling == get_device("local-ort-cpu").runner
+    assert (entries.warmup, entries.repeats, entries.passes, entries.drift_anchor) == (5, 40, 1, False)
+    cards = [json.loads((out / r["path"] / "card.json").read_text()) for r in rows]
+    assert cards[0]["latency_ms"]["device_fingerprint"] == cards[1]["latency_ms"]["device_fingerprint"]
+
+
 def test_verify_an_export_directory_and_refuse_a_changed_model(zoo, tmp_path):
     import shutil
 

@@ -30,8 +30,9 @@ class DeviceState:
     front: list = field(default_factory=list)
     budgets: list = field(default_factory=list)
     search_key: dict = field(default_factory=dict)
-    winners: list = field(default_factory=list)  # entries built so far, smallest budget first
+    winners: list = field(default_factory=list)  # entries built so far (search candidates), smallest budget first
     validation: dict | None = None
+    sessions: object = None  # the run's SessionPool: one open session per device for every entry and round
 
 
 class ZooBuilder:
@@ -51,6 +52,7 @@ class ZooBuilder:
             return self._run()
 
     def _run(self) -> dict:
+        from devices.pool import SessionPool
         from ofa.artifacts import load_supernet
         from ofa.data import open_dataset
         from ofa.zoo.quant import export_precisions
@@ -64,20 +66,29 @@ class ZooBuilder:
         source = open_dataset(self.config.data)
         devices = {t.device: DeviceState(t, self.work / "luts" / safe_name(t.device), declared_stat(t))
                    for t in self.config.devices}
+        with SessionPool() as sessions:  # one session per device (and runner settings) for the whole run
+            for state in devices.values():
+                state.sessions = sessions
+            entries = self._measured_stages(devices, supernet, supernet_dir, source)
+        return self.report(supernet, devices, entries)
+
+    def _measured_stages(self, devices: dict[str, "DeviceState"], supernet, supernet_dir: Path, source) -> list[dict]:
+        """Latency tables, the accuracy predictor, then each device's search and entries."""
+        from ofa.search.accuracy_table import SubnetEvaluator
+
         for state in devices.values():
             self._timed(f"lut {state.target.device}", lambda s=state: self.latency_table(s, supernet))
         predictor = self._timed("accuracy predictor", lambda: self.accuracy_predictor(supernet, supernet_dir, source))
-        entries = []
-        from ofa.search.accuracy_table import SubnetEvaluator
-
         evaluator = SubnetEvaluator(supernet, source, self.config.bn_calib_images)
-        for state in devices.values():
-            self._timed(f"search {state.target.device}", lambda s=state: self.search(s, supernet, predictor))
-            problem = search_problem(self.config, state, supernet, predictor)
-            for budget in sorted(state.budgets):
-                entries.append(self._timed(f"entries {state.target.device}", lambda b=budget, s=state: self.entry(
-                    supernet, supernet_dir, evaluator, s, problem, b)))
-        return self.report(supernet, devices, entries)
+        return [entry for state in devices.values()
+                for entry in self.device_entries(state, supernet, supernet_dir, evaluator, predictor)]
+
+    def device_entries(self, state: DeviceState, supernet, supernet_dir: Path, evaluator, predictor) -> list[dict]:
+        """The device's search (front and budgets), then its entries, smallest budget first."""
+        self._timed(f"search {state.target.device}", lambda: self.search(state, supernet, predictor))
+        problem = search_problem(self.config, state, supernet, predictor)
+        return [self._timed(f"entries {state.target.device}", lambda b=budget: self.entry(
+                    supernet, supernet_dir, evaluator, state, problem, b)) for budget in sorted(state.budgets)]
 
     def _timed(self, name: str, func):
         start = time.perf_counter()
@@ -96,7 +107,7 @@ class ZooBuilder:
         from ofa.zoo.stages import latency_stage
 
         state.cost, state.validation = latency_stage(state.target, supernet, state.lut_dir, self.status,
-                                                     state.latency_stat)
+                                                     state.latency_stat, state.sessions)
 
     def accuracy_predictor(self, supernet, supernet_dir: Path, source):
         from ofa.zoo.stages import accuracy_stage

@@ -65,9 +65,11 @@ def _trained(config: ZooConfig, run_dir: Path, status) -> Path:
 
 
 # ----- latency ------------------------------------------------------------------------------------
-def latency_stage(target, supernet, lut_dir: Path, status, stat: str):
+def latency_stage(target, supernet, lut_dir: Path, status, stat: str, sessions=None):
     """Build (or finish) the device's table, its calibration measurements and validation; the search cost,
-    predicting the declared budget statistic ``stat`` (recorded in the table's manifest)."""
+    predicting the declared budget statistic ``stat`` (recorded in the table's manifest). The three measure
+    through one session from ``sessions`` (the run's :class:`~devices.pool.SessionPool`) when given."""
+    from devices.catalog import get_device
     from latency import build_lut, calibrate, validate_lut
     from latency.profile import default_convert_workers
     from latency.table import LatencyTable
@@ -77,21 +79,22 @@ def latency_stage(target, supernet, lut_dir: Path, status, stat: str):
     if target.latency_predictor:  # fitted from end-to-end measurements: no table to build
         status(f"latency of {target.device} from the fitted predictor {target.latency_predictor}")
         return load_latency_cost(target.latency_predictor, space, stat=stat)[1], None
+    live = lambda: sessions.session(get_device(target.device)) if sessions is not None else None  # noqa: E731
     resolutions = target.lut_resolutions or list(space.resolutions)
     done = (lut_dir / "manifest.json").is_file() and LatencyTable.load(lut_dir).manifest.get("complete")
     if not done:
         status(f"profiling {space.id} blocks on {target.device}")
         build_lut(target.device, space, resolutions, lut_dir, num_classes=supernet.num_classes,
-                  convert_workers=default_convert_workers())
+                  convert_workers=default_convert_workers(), session=live())
     table = LatencyTable.load(lut_dir)
     if table.budget_stat != stat:  # a declaration, not data: the zoo's statistic wins over the device's
         table.manifest["budget_stat"] = stat
         table.save()
     if target.calibrate:
-        calibrate(lut_dir, target.device, n=target.calibrate)
+        calibrate(lut_dir, target.device, n=target.calibrate, session=live())
     validation = None
     if target.validate_n:
-        validation = _validation_table(validate_lut(lut_dir, target.device, n=target.validate_n))
+        validation = _validation_table(validate_lut(lut_dir, target.device, n=target.validate_n, session=live()))
     _, cost = load_latency_cost(str(lut_dir), space, stat=stat)
     return cost, validation
 
@@ -163,7 +166,7 @@ def search_stage(config: ZooConfig, state, supernet, predictor, out: Path, statu
         saved = json.loads(cache.read_text())
         if saved.get("key") == key and "budgets" in saved:
             return saved["front"], saved["budgets"], key
-    front = [{"latency_ms": r["latency_ms"][name]["mean"], "predicted_top1": r["predicted_top1"]}
+    front = [{"latency_ms": r.latency(name).mean, "predicted_top1": r.predicted_top1}
              for r in pareto(problem, name, EvolutionSettings(population=s.population, generations=s.pareto_generations,
                                                               seed=s.seed))]
     budgets = auto_budgets(state.cost, front, target.auto_budgets) if target.budgets_ms == "auto" \
