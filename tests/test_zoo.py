@@ -244,6 +244,7 @@ def test_report_without_matplotlib_names_the_extra(monkeypatch):
         pyplot()
 
 
+@pytest.mark.slow
 def test_int8_device_entry_is_timed_and_scored_in_int8(zoo, tmp_path):
     """An entry for local-ort-cpu-int8: searched under the int8 table, exported fp32 + int8, timed as the int8
     file, and its card reports the int8 file's top-1, its agreement with fp32 and the drop on the val split."""
