@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ from ofa.search.result import Candidate, LatencyEstimate
 from ofa.version import __version__
 from ofa.zoo.card import CARD_HEADER, CARD_JSON, write_card
 from ofa.zoo.keys import file_hash, inputs_hash, safe_name
+from ofa.zoo.results import EntryResult
 
 if TYPE_CHECKING:
     from devices.pool import SessionPool
@@ -24,7 +26,7 @@ def entry_name(space_id: str, device: str, budget_ms: float) -> str:
 
 
 def build_entry(config, out: Path, supernet, supernet_dir: Path, evaluator, state, problem, budget_ms: float,
-                status) -> dict:
+                status) -> EntryResult:
     """The entry of one (device, budget): closed-loop search, measured choice, export, on-device latency, card."""
     from ofa.errors import InfeasibleError
     from ofa.zoo.budget import meet_budget
@@ -32,7 +34,7 @@ def build_entry(config, out: Path, supernet, supernet_dir: Path, evaluator, stat
 
     target = state.target
     name = safe_name(entry_name(supernet.space.id, target.device, budget_ms))
-    base = {"name": name, "device": target.device, "budget_ms": budget_ms}
+    result = partial(EntryResult, name, target.device, budget_ms)
     key = inputs_hash(file_hash(supernet_dir / "weights.safetensors"), state.search_key, budget_ms, target.model_dump(),
                       config.bn_calib_images, config.data, config.accuracy.model_dump(), config.search.model_dump(),
                       config.entry_warmup, config.entry_repeats, config.entry_passes, config.int8_calib_images,
@@ -41,13 +43,12 @@ def build_entry(config, out: Path, supernet, supernet_dir: Path, evaluator, stat
     cached = _cached_card(final / CARD_JSON, key)
     if cached is not None:
         state.winners.append(winner_row(cached))
-        return base | {"status": cached["status"], "reason": cached.get("reason", ""), "card": cached}
+        return result(cached["status"], cached.get("reason", ""), cached)
     fastest, _ = state.cost.minimum()
     if fastest > budget_ms * (1 - target.latency_margin):  # fail fast, before any build
-        return base | {"status": "infeasible", "card": {"latency_ms": {"predicted_mean": fastest}},
-                       "reason": f"no sub-network meets {budget_ms:g} ms less the {100 * target.latency_margin:g} % "
-                                 f"margin: the smallest reachable is {fastest:.4g} ms ({state.latency_stat}, predicted); "
-                                 "raise the budget"}
+        return result("infeasible", f"no sub-network meets {budget_ms:g} ms less the {100 * target.latency_margin:g} % "
+                                    f"margin: the smallest reachable is {fastest:.4g} ms ({state.latency_stat}, "
+                                    "predicted); raise the budget", {"latency_ms": {"predicted_mean": fastest}})
     status(f"building {name}")
 
     def attempt(index: int, target_ms: float) -> tuple[float, tuple[Path, dict]]:
@@ -63,7 +64,7 @@ def build_entry(config, out: Path, supernet, supernet_dir: Path, evaluator, stat
                               floor_ms=fastest * (1 + 1e-9))
     except InfeasibleError as exc:
         value, _ = state.cost.minimum()
-        return base | {"status": "infeasible", "reason": str(exc), "card": {"latency_ms": {"predicted_mean": value}}}
+        return result("infeasible", str(exc), {"latency_ms": {"predicted_mean": value}})
     tmp, card = outcome.chosen.result
     status_, reason = entry_status(outcome.status, outcome.reason, card)
     card |= {"name": name, "inputs_hash": key, "status": status_, "reason": reason, "budget_ms": budget_ms}
@@ -76,7 +77,7 @@ def build_entry(config, out: Path, supernet, supernet_dir: Path, evaluator, stat
     state.winners.append(winner_row(card))
     for r in outcome.rounds:  # the rounds not kept
         shutil.rmtree(r.result[0], ignore_errors=True)
-    return base | {"status": status_, "reason": reason, "card": card}
+    return result(status_, reason, card)
 
 
 def winner_row(card: dict) -> Candidate:

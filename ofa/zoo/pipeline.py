@@ -16,6 +16,7 @@ from typing import Callable
 from ofa.io import atomic_write_json
 from ofa.zoo.config import DeviceTarget, ZooConfig
 from ofa.zoo.keys import safe_name
+from ofa.zoo.results import EntryResult
 
 log = logging.getLogger(__name__)
 Status = Callable[[str], None]
@@ -72,7 +73,8 @@ class ZooBuilder:
             entries = self._measured_stages(devices, supernet, supernet_dir, source)
         return self.report(supernet, devices, entries)
 
-    def _measured_stages(self, devices: dict[str, "DeviceState"], supernet, supernet_dir: Path, source) -> list[dict]:
+    def _measured_stages(self, devices: dict[str, "DeviceState"], supernet, supernet_dir: Path,
+                         source) -> list[EntryResult]:
         """Latency tables, the accuracy predictor, then each device's search and entries."""
         from ofa.search.accuracy_table import SubnetEvaluator
 
@@ -83,7 +85,8 @@ class ZooBuilder:
         return [entry for state in devices.values()
                 for entry in self.device_entries(state, supernet, supernet_dir, evaluator, predictor)]
 
-    def device_entries(self, state: DeviceState, supernet, supernet_dir: Path, evaluator, predictor) -> list[dict]:
+    def device_entries(self, state: DeviceState, supernet, supernet_dir: Path, evaluator,
+                       predictor) -> list[EntryResult]:
         """The device's search (front and budgets), then its entries, smallest budget first."""
         self._timed(f"search {state.target.device}", lambda: self.search(state, supernet, predictor))
         problem = search_problem(self.config, state, supernet, predictor)
@@ -120,21 +123,23 @@ class ZooBuilder:
         state.front, state.budgets, state.search_key = search_stage(self.config, state, supernet, predictor,
                                                                     self.work / "search", self.status)
 
-    def entry(self, supernet, supernet_dir: Path, evaluator, state: DeviceState, problem, budget_ms: float) -> dict:
+    def entry(self, supernet, supernet_dir: Path, evaluator, state: DeviceState, problem,
+              budget_ms: float) -> EntryResult:
         from ofa.zoo.entry import build_entry
 
         return build_entry(self.config, self.out, supernet, supernet_dir, evaluator, state, problem, budget_ms,
                            self.status)
 
-    def report(self, supernet, devices: dict[str, DeviceState], entries: list[dict]) -> dict:
+    def report(self, supernet, devices: dict[str, DeviceState], entries: list[EntryResult]) -> dict:
+        """The index, the HTML report and the summary; ``{"rows": [IndexRow, ...], "summary": {...}}``."""
         from ofa.zoo.report import write_index, write_report
 
         rows = write_index(self.out, entries)
         summary = {"zoo": self.config.name, "space": supernet.space.id, "data": self.config.data,
-                   "entries ok": sum(e["status"] == "ok" for e in entries),
-                   "entries over budget": sum(e["status"] == "over_budget" for e in entries),
-                   **({"entries int8 mismatch": n} if (n := sum(e["status"] == "int8_mismatch" for e in entries)) else {}),
-                   "budgets infeasible": sum(e["status"] == "infeasible" for e in entries),
+                   "entries ok": sum(e.status == "ok" for e in entries),
+                   "entries over budget": sum(e.status == "over_budget" for e in entries),
+                   **({"entries int8 mismatch": n} if (n := sum(e.status == "int8_mismatch" for e in entries)) else {}),
+                   "budgets infeasible": sum(e.status == "infeasible" for e in entries),
                    **{f"time: {k} (s)": v for k, v in self.timings.items()}}
         device_info = {name: {"front": s.front, "lut_validation": s.validation,
                               "info": f"{_latency_source(self.out, s)}; budgets promise the "
