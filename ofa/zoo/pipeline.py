@@ -28,7 +28,7 @@ class DeviceState:
     lut_dir: Path
     latency_stat: str = "median"  # the declared statistic budgets promise (zoo config, else the device's)
     cost: object = None
-    front: list = field(default_factory=list)
+    front: list = field(default_factory=list)  # FrontPoint: the searched front (predicted)
     budgets: list = field(default_factory=list)
     search_key: dict = field(default_factory=dict)
     winners: list = field(default_factory=list)  # entries built so far (search candidates), smallest budget first

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ofa.errors import ConfigError
 from ofa.io import atomic_write, atomic_write_json, atomic_write_text
-from ofa.zoo.results import EntryResult, IndexRow
+from ofa.zoo.results import EntryResult, FrontPoint, IndexRow
 
 INDEX_COLUMNS = ["name", "device", "budget_ms", "stat", "limit_ms", "status", "top1", "top1_int8", "int8_drop",
                  "predicted_top1",
@@ -46,12 +46,12 @@ def pyplot():
     return plt
 
 
-def front_plot(device: str, front: list[dict], chosen: list[IndexRow]) -> str:
+def front_plot(device: str, front: list[FrontPoint], chosen: list[IndexRow]) -> str:
     """Accuracy vs latency scatter of the searched front with the zoo's entries marked; base64 PNG."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
     if front:
-        ax.scatter([p["latency_ms"] for p in front], [100 * p["predicted_top1"] for p in front], s=12, c="#8fa8c8",
+        ax.scatter([p.latency_ms for p in front], [100 * p.predicted_top1 for p in front], s=12, c="#8fa8c8",
                    label="searched front (predicted)")
     for row in chosen:
         ax.scatter([row.latency_predicted_ms], [100 * row.predicted_top1], marker="*", s=160, c="#d62728", zorder=3)

@@ -1,8 +1,9 @@
-"""What the zoo hands from its entries to the index and the report: typed rows, not nested dicts.
+"""What the zoo hands from its stages to the index and the report: typed rows, not nested dicts.
 
+:class:`FrontPoint` is one point of a device's searched front (the report's plot, the auto budgets);
 :class:`EntryResult` is one (device, budget) as built (its status, and its card as written on disk);
 :class:`IndexRow` is that entry's line in ``index.json`` / ``index.csv`` and the report's tables.
-``IndexRow.to_json`` writes the index's columns in the order they have always had.
+``to_json`` writes the fields the cache and index files have always had, in the same order.
 """
 
 from __future__ import annotations
@@ -11,6 +12,21 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
 BUILT = ("ok", "over_budget", "int8_mismatch")  # the statuses of an entry that has files (the others: infeasible)
+
+
+@dataclass(frozen=True)
+class FrontPoint:
+    """A sub-network on the predicted accuracy/latency front of one device."""
+
+    latency_ms: float  # predicted mean on the device
+    predicted_top1: float
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "FrontPoint":
+        return cls(float(data["latency_ms"]), float(data["predicted_top1"]))
 
 
 @dataclass(frozen=True)

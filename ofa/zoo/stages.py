@@ -11,6 +11,7 @@ import numpy as np
 from ofa.io import atomic_write_json
 from ofa.zoo.config import ZooConfig
 from ofa.zoo.keys import safe_name
+from ofa.zoo.results import FrontPoint
 
 log = logging.getLogger(__name__)
 
@@ -133,11 +134,11 @@ def accuracy_stage(config: ZooConfig, supernet, supernet_dir: Path, source, out:
 
 
 # ----- search -------------------------------------------------------------------------------------
-def auto_budgets(cost, front: list[dict], n: int) -> list[float]:
+def auto_budgets(cost, front: list[FrontPoint], n: int) -> list[float]:
     """``n`` budgets spread over the useful latency range: the fastest sub-network .. the front's most
     accurate point (beyond it a larger budget buys no predicted accuracy, so it would repeat an entry)."""
     low, _ = cost.minimum()
-    high = max(front, key=lambda p: p["predicted_top1"])["latency_ms"] if front else low
+    high = max(front, key=lambda p: p.predicted_top1).latency_ms if front else low
     fractions = np.linspace(0.25, 0.9, n) if n > 1 else np.array([0.5])
     return [float(f"{low + f * (high - low):.3g}") for f in fractions]
 
@@ -162,15 +163,27 @@ def search_stage(config: ZooConfig, state, supernet, predictor, out: Path, statu
            "lut": state.cost.minimum()[0], "stat": state.latency_stat, "budgets": target.budgets_ms,
            "n_auto": target.auto_budgets, "settings": s.model_dump(), "rank_by": config.accuracy.rank_by}
     cache = out / f"{safe_name(name)}.json"
-    if cache.is_file():
-        saved = json.loads(cache.read_text())
-        if saved.get("key") == key and "budgets" in saved:
-            return saved["front"], saved["budgets"], key
-    front = [{"latency_ms": r.latency(name).mean, "predicted_top1": r.predicted_top1}
+    saved = _cached_search(cache, key)
+    if saved is not None:
+        return saved
+    front = [FrontPoint(r.latency(name).mean, r.predicted_top1)
              for r in pareto(problem, name, EvolutionSettings(population=s.population, generations=s.pareto_generations,
                                                               seed=s.seed))]
     budgets = auto_budgets(state.cost, front, target.auto_budgets) if target.budgets_ms == "auto" \
         else list(target.budgets_ms)
     status(f"{len(budgets)} budget(s) on {name} ({state.latency_stat} of plain timed runs): {budgets} ms")
-    atomic_write_json(cache, {"key": key, "front": front, "budgets": budgets})
+    atomic_write_json(cache, {"key": key, "front": [p.to_json() for p in front], "budgets": budgets})
     return front, budgets, key
+
+
+def _cached_search(cache: Path, key: dict) -> tuple[list[FrontPoint], list, dict] | None:
+    """The saved front and budgets when they were made from ``key``; None (search again) otherwise."""
+    if not cache.is_file():
+        return None
+    saved = json.loads(cache.read_text())
+    if saved.get("key") != key or "budgets" not in saved:
+        return None
+    try:
+        return [FrontPoint.from_json(p) for p in saved["front"]], saved["budgets"], key
+    except (KeyError, TypeError, ValueError):  # a cache this version cannot read: search again
+        return None
