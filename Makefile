@@ -7,7 +7,7 @@ EXTRAS ?= dev,tflite,report,search,openvino,executorch,coreml
 DEMO_EXTRAS ?= tflite,report,search
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: install demo lint test test-fast bench clean
+.PHONY: install demo lint test test-slow test-fast bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ RUNTIME_TESTS := tests/test_export_openvino.py tests/test_export_executorch.py t
 test: lint
 	$(PY) -m pytest -q -m "not slow" --durations=15 $(addprefix --ignore=,$(RUNTIME_TESTS))
 	$(PY) -m pytest -q -m "not slow" --durations=5 $(RUNTIME_TESTS)
+
+# Only the tests marked slow (10 s or more each), split like `test`; pytest's exit code 5 ("no test
+# selected": no slow test in that half) is not a failure.
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow --durations=15 $(addprefix --ignore=,$(RUNTIME_TESTS)) || [ $$? -eq 5 ]
+	$(PY) -m pytest -q -m slow --durations=5 $(RUNTIME_TESTS) || [ $$? -eq 5 ]
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" -x -k "not tflite and not ssh"

@@ -42,6 +42,7 @@ def test_micro_model_is_one_zip_holding_a_loadable_package(zipped, tmp_path):
 
 
 @pytest.mark.skipif(not LINUX, reason="checks what Linux reports; on macOS the runtime really runs")
+@pytest.mark.slow
 def test_bench_script_reaches_the_macos_boundary_and_says_so(zipped, tmp_path):
     jobs = tmp_path / "jobs.json"
     jobs.write_text(json.dumps({"runtime": "coreml", "options": {"compute_units": "CPU_ONLY"}, "repeats": 2,
@@ -53,6 +54,7 @@ def test_bench_script_reaches_the_macos_boundary_and_says_so(zipped, tmp_path):
 
 
 @pytest.mark.skipif(not LINUX, reason="checks what Linux reports")
+@pytest.mark.slow
 def test_device_check_refuses_a_linux_host_with_the_reason():
     from devices.check import check_device
 

@@ -55,6 +55,7 @@ def test_ssh_stream_timeout_and_failure(sshd):
         list(t.stream(["sh", "-c", "echo partial; echo broken >&2; exit 3"]))
 
 
+@pytest.mark.slow
 def test_profile_through_ssh_end_to_end(sshd, tmp_path):
     from devices.check import check_device
     from latency.profile import build_lut

@@ -56,6 +56,7 @@ def test_runner_rejects_a_corrupt_program(tmp_path):
         ExecuTorchRunner(bad)
 
 
+@pytest.mark.slow
 def test_device_check_and_bench_script_with_executorch(exported):
     from devices.catalog import get_device
     from devices.check import check_device
@@ -69,6 +70,7 @@ def test_device_check_and_bench_script_with_executorch(exported):
     assert json.dumps(report)  # the check's report is plain JSON data
 
 
+@pytest.mark.slow
 def test_table_blocks_are_built_as_pte_and_timed_like_lut_build(tmp_path):
     """The path `ofa lut build --device local-executorch-cpu` takes, on three blocks (the whole tiny table
     takes minutes of XNNPACK lowering here; docs/devices_and_latency.md)."""

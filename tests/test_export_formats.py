@@ -108,6 +108,7 @@ def test_tensorrt_onnx_is_ready(tiny):
     assert "QuantizeLinear" in report.result("tensorrt", "int8").checks["tensorrt_readiness"]["op_counts"]
 
 
+@pytest.mark.slow
 def test_nhwc_tflite(tmp_path):
     net = make_subnet(TINY, seed=2, resolution=24, epochs=1)
     report = export_model(net, "tflite", "fp32,int8", tmp_path, nhwc=True, **FAST)

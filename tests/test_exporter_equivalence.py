@@ -13,6 +13,7 @@ from pathlib import Path
 
 import onnx
 import onnxruntime as ort
+import pytest
 import torch
 
 from devices.modelfile import export_module
@@ -39,6 +40,7 @@ def optimized_nodes(path: Path) -> list[tuple]:
             for n in graph.node]
 
 
+@pytest.mark.slow
 def test_micro_model_and_shipped_exports_optimise_to_the_same_graph(tmp_path):
     """A random MobileNetV3 sub-network: every block kind of the tables (stem, MBConv with SE and h-swish,
     final expand, pool, feature mix, classifier)."""

@@ -38,6 +38,7 @@ def _optimised_ops(path) -> collections.Counter:
     return collections.Counter(n.op_type for n in onnx.load(str(path) + ".opt").graph.node)
 
 
+@pytest.mark.slow
 def test_int8_ort_table_times_quantised_blocks_and_networks(tmp_path):
     from latency.api import calibrate, load_predictor
     from latency.validate import validate_lut

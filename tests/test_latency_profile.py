@@ -47,6 +47,7 @@ sys.exit(proc.wait())
     return wrapper
 
 
+@pytest.mark.slow
 def test_build_survives_device_drop_and_resumes(tmp_path):
     out = tmp_path / "lut"
     flaky = _device(python=_dropping_python(tmp_path, lines_before_drop=6))  # fingerprint + 5 results
@@ -65,6 +66,7 @@ def test_build_survives_device_drop_and_resumes(tmp_path):
         build_lut(_device(name="other-device"), TINY, [16], out)
 
 
+@pytest.mark.slow
 def test_validate_and_cli_on_a_local_table(tmp_path):
     from latency.api import calibrate, load_predictor
     from latency.validate import validate_lut
@@ -123,6 +125,7 @@ def test_onnx_micro_model_matches_pytorch(tmp_path):
     assert cached.block(block, space) == cached.block(block, space)  # built once, then reused
 
 
+@pytest.mark.slow
 def test_tflite_block_resized_on_device_matches_pytorch(tmp_path):
     pytest.importorskip("litert_torch")
     from ai_edge_litert.interpreter import Interpreter
@@ -147,6 +150,7 @@ def test_tflite_block_resized_on_device_matches_pytorch(tmp_path):
         np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_parallel_conversion_builds_the_same_micro_models(tmp_path):
     """Converting in spawned worker processes gives the same graphs as converting in-process."""
     import onnx

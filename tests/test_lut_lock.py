@@ -55,6 +55,7 @@ def _cli_build(device_yaml, out_dir):
                                     str(out_dir), "--resolutions", "16", "--calibrate", "0", "--num-classes", "10"])
 
 
+@pytest.mark.slow
 def test_second_writer_fails_fast_then_a_killed_holder_frees_the_lock(tmp_path, holder, monkeypatch):
     monkeypatch.setenv("OFA_CONVERT_WORKERS", "1")  # 30 tiny blocks convert faster in this process
     out = tmp_path / "lut"

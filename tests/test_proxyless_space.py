@@ -80,6 +80,7 @@ def test_vectorised_cost_tables_and_minimum_respect_the_one_block_last_stage():
     assert len(set(costs.tolist())) == 1  # the last stage's d entry changes nothing
 
 
+@pytest.mark.slow
 def test_lut_build_predicts_the_sum_of_its_blocks_and_search_and_export_run(tmp_path):
     from devices.spec import DeviceSpec
     from latency.api import load_predictor

@@ -185,3 +185,28 @@ def test_predictor_inference_runs_blas_on_one_thread_and_restores_it():
     with one_blas_thread():
         assert numpy_blas() == [1] * len(before)
     assert numpy_blas() == before
+
+
+def test_search_rows_round_trip_through_their_json_form():
+    import json
+
+    import pytest
+
+    from ofa.errors import ConfigError
+    from ofa.search.result import Candidate, LatencyEstimate, SearchOutcome
+
+    cand = Candidate({"ks": [3], "e": [4], "d": [1], "r": 32}, "r32|34", 0.8, 0.01,
+                     {"dev": LatencyEstimate(1.5, 0.1)}, 2.0, 0.3)
+    front_row = cand.with_context(device="dev")  # a Pareto row: the candidate and its device
+    assert list(front_row.to_json())[-1] == "device" and Candidate.from_json(front_row.to_json()) == front_row
+    assert front_row.latency("dev").mean == 1.5 and cand.device is None
+    ok = SearchOutcome("dev", 2.0, cand, 0.5, 300, "evolution")
+    missed = SearchOutcome("dev", 0.1, reason="too fast", min_latency_ms=1.5, fastest=cand)
+    for row in (ok, missed):
+        assert SearchOutcome.from_json(json.loads(json.dumps(row.to_json()))) == row
+    assert ok.to_json()["feasible"] and ok.to_json()["latency_ms"] == {"dev": {"mean": 1.5, "std": 0.1}}
+    assert not missed.feasible and missed.to_json()["fastest"]["arch"] == "r32|34"
+    with pytest.raises(ConfigError, match="no latency prediction for device 'other'"):
+        cand.latency("other")
+    with pytest.raises(ConfigError, match="not a search row"):
+        Candidate.from_json({"arch": "r32|34"})

@@ -186,18 +186,22 @@ def test_search_on_note10_budgets_and_impossible_budget(note10):
     from latency import load_predictor
     from ofa.search.api import search_many
     from ofa.search.evolution import EvolutionSettings
+    from ofa.search.result import SearchOutcome
 
     problem, name = _note10_problem(note10)
     rows, _ = search_many(problem, {name: [20.0, 30.0, 5.0]}, EvolutionSettings(population=50, generations=40))
     ok, impossible = rows[:2], rows[2]
     predictor = load_predictor(note10)
     for row in ok:
-        cfg = SubnetConfig.from_dict(row["subnet"])
+        cfg = SubnetConfig.from_dict(row.best.subnet)
         assert cfg.r in (160, 176, 192, 208, 224)  # only resolutions the table covers
         latency = float(predictor.predict([cfg]).mean_ms[0])
-        assert latency <= row["latency_budget_ms"] and latency == pytest.approx(row["latency_ms"][name]["mean"])
-    assert ok[1]["predicted_top1"] >= ok[0]["predicted_top1"]  # a looser budget is never worse
-    assert not impossible["feasible"]
-    assert impossible["min_latency_ms"] == pytest.approx(9.89, abs=0.01)
-    assert "smallest reachable is 9.89" in impossible["reason"]
+        assert latency <= row.latency_budget_ms and latency == pytest.approx(row.best.latency(name).mean)
+    assert ok[1].best.predicted_top1 >= ok[0].best.predicted_top1  # a looser budget is never worse
+    assert not impossible.feasible and impossible.best is None
+    assert impossible.min_latency_ms == pytest.approx(9.89, abs=0.01)
+    assert "smallest reachable is 9.89" in impossible.reason
+    assert impossible.fastest.latency(name).mean == pytest.approx(impossible.min_latency_ms)
+    for row in rows:  # the flat JSON rows of search_result.json read back into the same typed rows
+        assert SearchOutcome.from_json(json.loads(json.dumps(row.to_json()))) == row
 

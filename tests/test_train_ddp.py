@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import ofa
 from ofa.train.checkpoint import load_checkpoint
 from ofa.train.metrics import read_metrics
@@ -27,6 +29,7 @@ for key, tensor in sorted(result.supernet.state_dict().items()):
 """
 
 
+@pytest.mark.slow
 def test_two_gloo_ranks_hold_identical_weights_and_only_rank0_writes(tmp_path: Path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)

@@ -86,6 +86,7 @@ def _in_kernel_stage(run: Path) -> bool:
     return any(m.get("stage") == "kernel" and m.get("stage_step", 0) >= 5 for m in records)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_stage_then_resume_finishes_exactly_like_an_uninterrupted_run(reference, tmp_path: Path):
     run = tmp_path / "killed"
     cmd = [sys.executable, "-m", "ofa.cli.main", "train", "--preset", "smoke", "--out", str(run)]

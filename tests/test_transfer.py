@@ -155,6 +155,7 @@ def test_a_new_head_is_n_0_001_with_zero_bias_and_the_body_is_inherited():
 
 
 @pytest.mark.skipif(not OFFICIAL.is_file(), reason="official OFA fixture not present")
+@pytest.mark.slow
 def test_zoo_imports_an_official_checkpoint_and_fine_tunes_it(tmp_path):
     from ofa.zoo.config import load_zoo_config
     from ofa.zoo.stages import supernet_stage

@@ -163,13 +163,59 @@ def test_slow_device_tightens_the_target_then_says_over_budget(zoo, tmp_path, mo
     config.devices[0].budgets_ms = [1000]
     config.devices[0].latency_rounds = 2
     rows = ZooBuilder(config, out).run()["rows"]
-    assert [r["status"] for r in rows] == ["over_budget"]
-    card = json.loads((out / rows[0]["path"] / "card.json").read_text())
+    assert [r.status for r in rows] == ["over_budget"]
+    card = json.loads((out / rows[0].path / "card.json").read_text())
     rounds = card["latency_ms"]["rounds"]
     assert len(rounds) == 2 and rounds[1]["target_ms"] < rounds[0]["target_ms"] == 950
     assert all(r["measured_ms"] > 950 for r in rounds)
     assert card["status"] == "over_budget" and "limit 950 ms" in card["reason"]
     assert "over_budget" in (out / "report.html").read_text()
+
+
+def test_one_device_session_serves_every_entry_and_round(zoo, tmp_path, monkeypatch):
+    """Two entries on one device, the first taking two closed-loop rounds (its first measurement is made 2 s
+    slower): three timings through one session, opened once with the entry timing settings, closed at the end."""
+    import shutil
+
+    import ofa.zoo.entry as entry_mod
+    from devices.catalog import get_device
+    from devices.session import DeviceSession
+    from ofa.zoo.config import load_zoo_config
+    from ofa.zoo.pipeline import ZooBuilder
+
+    opened, closed, timed = [], [], []
+    real_enter, real_exit, real_measure = DeviceSession.__enter__, DeviceSession.__exit__, entry_mod.measure_entry
+
+    def enter(self):  # wraps the real session: the local device still connects and times
+        opened.append(self.spec)
+        return real_enter(self)
+
+    def exit_(self, *exc):
+        closed.append(self.spec.name)
+        return real_exit(self, *exc)
+
+    def first_slow(*args, **kwargs):
+        figures = real_measure(*args, **kwargs)
+        timed.append(figures["measured"])
+        return figures | {"measured": figures["measured"] + (2000.0 if len(timed) == 1 else 0.0)}
+
+    monkeypatch.setattr(DeviceSession, "__enter__", enter)
+    monkeypatch.setattr(DeviceSession, "__exit__", exit_)
+    monkeypatch.setattr(entry_mod, "measure_entry", first_slow)
+    out = tmp_path / "zoo"
+    shutil.copytree(zoo / "zoo" / "_work", out / "_work")
+    config = load_zoo_config(zoo / "zoo.yaml")
+    config.devices[0].budgets_ms, config.devices[0].latency_rounds = [900, 1000], 2
+    rows = ZooBuilder(config, out).run()["rows"]
+    assert [r.status for r in rows] == ["ok", "ok"] and [r.rounds for r in rows] == [2, 1]
+    assert len(timed) == 3 and all(0 < t < 900 for t in timed)
+    # one session per (device, runner settings): the table's calibration (profiling settings), the entries' plain loop
+    assert [s.name for s in opened] == ["local-ort-cpu"] * 2 and closed == ["local-ort-cpu"] * 2
+    profiling, entries = (s.runner for s in opened)
+    assert profiling == get_device("local-ort-cpu").runner
+    assert (entries.warmup, entries.repeats, entries.passes, entries.drift_anchor) == (5, 40, 1, False)
+    cards = [json.loads((out / r.path / "card.json").read_text()) for r in rows]
+    assert cards[0]["latency_ms"]["device_fingerprint"] == cards[1]["latency_ms"]["device_fingerprint"]
 
 
 def test_verify_an_export_directory_and_refuse_a_changed_model(zoo, tmp_path):
@@ -198,6 +244,7 @@ def test_report_without_matplotlib_names_the_extra(monkeypatch):
         pyplot()
 
 
+@pytest.mark.slow
 def test_int8_device_entry_is_timed_and_scored_in_int8(zoo, tmp_path):
     """An entry for local-ort-cpu-int8: searched under the int8 table, exported fp32 + int8, timed as the int8
     file, and its card reports the int8 file's top-1, its agreement with fp32 and the drop on the val split."""
@@ -212,9 +259,9 @@ def test_int8_device_entry_is_timed_and_scored_in_int8(zoo, tmp_path):
     config.devices = [DeviceTarget(device="local-ort-cpu-int8", formats=["onnx"], budgets_ms=[1000],
                                    lut_resolutions=[16, 32], calibrate=3)]
     rows = ZooBuilder(config, out).run()["rows"]
-    assert [r["status"] for r in rows] in (["ok"], ["int8_mismatch"])  # the smoke-trained net may miss int8 parity
+    assert [r.status for r in rows] in (["ok"], ["int8_mismatch"])  # the smoke-trained net may miss int8 parity
     assert json.loads((out / "_work/luts/local-ort-cpu-int8/manifest.json").read_text())["device"]["precision"] == "int8"
-    card = json.loads((out / rows[0]["path"] / "card.json").read_text())
+    card = json.loads((out / rows[0].path / "card.json").read_text())
     q = card["accuracy"]["int8"]
     assert 0 <= q["top1"] <= 1 and 0 <= q["top1_agreement_with_fp32"] <= 1 and q["images"] == 359
     assert abs(q["fp32_top1"] - card["accuracy"]["top1"]) <= 1 / 359  # the same split as the fp32 figure
@@ -223,9 +270,9 @@ def test_int8_device_entry_is_timed_and_scored_in_int8(zoo, tmp_path):
     assert {(e["format"], e["precision"]) for e in card["exports"]} == {("onnx", "fp32"), ("onnx", "int8")}
     assert card["latency_ms"]["measured_format"] == "onnx:int8"
     assert card["latency_ms"]["device_fingerprint"]["precision"] == "int8"
-    assert rows[0]["top1_int8"] == q["top1"] and "int8 vs fp32" in (out / rows[0]["path"] / "card.md").read_text()
+    assert rows[0].top1_int8 == q["top1"] and "int8 vs fp32" in (out / rows[0].path / "card.md").read_text()
     passed = q["top1_agreement_with_fp32"] >= 0.90 and q["accuracy_drop"] <= 0.03
-    assert (rows[0]["status"] == "ok") == passed and (q["status"] == "passed") == passed
+    assert (rows[0].status == "ok") == passed and (q["status"] == "passed") == passed
     if not passed:  # never "ok": the entry says which int8 figure missed
         assert "int8 file misses its tolerance" in card["reason"] and q["failures"]
 

@@ -5,6 +5,7 @@ import math
 import pytest
 
 from ofa.errors import ConfigError, InfeasibleError
+from ofa.search.result import Candidate, LatencyEstimate
 from ofa.zoo.budget import TIGHTEN, meet_budget
 from ofa.zoo.config import load_zoo_config
 from ofa.zoo.select import pick_by_measured
@@ -76,12 +77,13 @@ def test_the_best_measured_candidate_wins_over_the_best_predicted():
 
     space = get_space("ofa_tiny_in32_d12_e34_k35_w1.0")
     configs = [SubnetConfig.sample(space, seed) for seed in range(3)]
-    rows = [{"subnet": c.to_dict(), "arch": c.arch_string(space), "predicted_top1": p, "rank": i,
-             "latency_ms": {"dev": {"mean": 1.0, "std": 0.1}}} for i, (c, p) in enumerate(zip(configs, [0.9, 0.8, 0.7]))]
+    rows = [Candidate(c.to_dict(), c.arch_string(space), p, 0.01, {"dev": LatencyEstimate(1.0 + i, 0.1)}, 1.0, 0.1,
+                      rank=i) for i, (c, p) in enumerate(zip(configs, [0.9, 0.8, 0.7]))]
     evaluator = _Evaluator({configs[0].ks: 0.6, configs[1].ks: 0.85, configs[2].ks: 0.7})
     row, _, accuracy, table = pick_by_measured(evaluator, space, rows)
-    assert evaluator.calls == 3 and row["rank"] == 1 and accuracy["top1"] == 0.85
+    assert evaluator.calls == 3 and row.rank == 1 and row is rows[1] and accuracy["top1"] == 0.85
     assert [t["top1"] for t in table] == [0.6, 0.85, 0.7]
+    assert [t["latency_predicted_ms"] for t in table] == [1.0, 2.0, 3.0]
 
 
 @pytest.mark.parametrize("budgets", [[], [0], [-1.5], [math.nan], [math.inf], [1.0, 0.0]])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from ofa.search.acc_predictor import AccuracyPredictor
 from ofa.search.constraints import Constraint, Cost, additive_cost
 from ofa.search.evolution import EvolutionSettings, SearchHistory
 from ofa.search.nsga2 import pareto_front
+from ofa.search.result import Candidate, LatencyEstimate, SearchOutcome
 from ofa.search.strategies import run_strategy
 from ofa.spaces import SearchSpace
 
@@ -58,18 +59,15 @@ class SearchProblem:
         """What the search maximises: the predicted top-1's mean, or its lower bound (see ``rank_by``)."""
         return self.accuracy(pop) if self.rank_by == "mean" else self.accuracy.lower_bound(pop)
 
-    def describe(self, pop: Population) -> list[dict]:
+    def describe(self, pop: Population) -> list[Candidate]:
         """Predicted accuracy (mean, ensemble std), latency (mean/std) on every device, FLOPs and params of each row."""
         acc, acc_std = self.accuracy.predict_with_spread(pop)
         lat = {name: (cost(pop), cost.spread(pop) if cost.spread else np.zeros(len(pop))) for name, cost in self.latency.items()}
         flops, params = self.flops(pop), self.params(pop)
-        rows = []
-        for i, cfg in enumerate(pop.configs(self.space)):
-            rows.append({"subnet": cfg.to_dict(), "arch": cfg.arch_string(self.space), "predicted_top1": float(acc[i]),
-                         "predicted_top1_std": float(acc_std[i]),
-                         "latency_ms": {n: {"mean": float(m[i]), "std": float(s[i])} for n, (m, s) in lat.items()},
-                         "mflops": float(flops[i]), "params_m": float(params[i])})
-        return rows
+        return [Candidate(cfg.to_dict(), cfg.arch_string(self.space), float(acc[i]), float(acc_std[i]),
+                          {n: LatencyEstimate(float(m[i]), float(s[i])) for n, (m, s) in lat.items()},
+                          float(flops[i]), float(params[i]))
+                for i, cfg in enumerate(pop.configs(self.space))]
 
 
 RESULT_HEADER = ManifestHeader("search_result", 1, kind_optional=True)  # no kind before 0.1.0
@@ -83,7 +81,7 @@ def _device_cost(problem: SearchProblem, device: str) -> Cost:
 
 def best_under_budget(problem: SearchProblem, device: str | None, latency_ms: float | None,
                       settings: EvolutionSettings = EvolutionSettings(), strategy: str = "evolution",
-                      evaluations: int | None = None) -> tuple[dict, SearchHistory]:
+                      evaluations: int | None = None) -> tuple[SearchOutcome, SearchHistory]:
     """The best sub-network meeting ``latency_ms`` on ``device`` (and the problem's FLOPs/params caps).
 
     ``strategy`` is one of :data:`ofa.search.strategies.STRATEGIES` (OFA's evolution by default), with at most
@@ -92,14 +90,13 @@ def best_under_budget(problem: SearchProblem, device: str | None, latency_ms: fl
     if device is not None:  # unbounded still keeps the search on resolutions the device's table covers
         constraints.append(Constraint(_device_cost(problem, device), UNBOUNDED if latency_ms is None else latency_ms))
     result = run_strategy(strategy, problem.space, problem.fitness, constraints, settings, evaluations)
-    row = problem.describe(result.best)[0]
-    row |= {"device": device, "latency_budget_ms": latency_ms, "search_seconds": result.seconds,
-            "evaluations": result.evaluations, "feasible": True, "strategy": strategy}
-    return row, result.history
+    best = problem.describe(result.best)[0]
+    outcome = SearchOutcome(device, latency_ms, best, result.seconds, result.evaluations, strategy)
+    return outcome, result.history
 
 
 def top_candidates(problem: SearchProblem, device: str, latency_ms: float, k: int,
-                   settings: EvolutionSettings = EvolutionSettings(), strategy: str = "evolution") -> list[dict]:
+                   settings: EvolutionSettings = EvolutionSettings(), strategy: str = "evolution") -> list[Candidate]:
     """The ``k`` best distinct sub-networks the search met under ``latency_ms`` on ``device``, best first.
 
     Every candidate the evolution evaluated meets the constraints, so these are the search's own
@@ -108,23 +105,20 @@ def top_candidates(problem: SearchProblem, device: str, latency_ms: float, k: in
     """
     if k < 1:
         raise ConfigError(f"top-k needs k >= 1, got {k}")
-    row, history = best_under_budget(problem, device, latency_ms, settings, strategy)
+    _, history = best_under_budget(problem, device, latency_ms, settings, strategy)
     pop = history.population()
     keys = np.ascontiguousarray(pop.key_rows(problem.space), dtype=np.int8)
     _, first = np.unique(keys, axis=0, return_index=True)
     fitness = np.concatenate(history.fitness)[first]
     best = first[np.argsort(-fitness, kind="stable")[:k]]
-    rows = problem.describe(pop.take(best))
-    for rank, cand in enumerate(rows):
-        cand |= {"device": device, "latency_budget_ms": latency_ms, "feasible": True, "rank": rank,
-                 "search_seconds": row["search_seconds"], "evaluations": row["evaluations"]}
-    return rows
+    return [cand.with_context(device=device, latency_budget_ms=latency_ms, rank=rank)
+            for rank, cand in enumerate(problem.describe(pop.take(best)))]
 
 
 def search_many(problem: SearchProblem, budgets: dict[str | None, list[float | None]],
                 settings: EvolutionSettings = EvolutionSettings(), on_done=None, strategy: str = "evolution",
-                evaluations: int | None = None) -> tuple[list[dict], dict]:
-    """Every (device, budget) pair; an infeasible budget becomes a row saying so, the rest still run."""
+                evaluations: int | None = None) -> tuple[list[SearchOutcome], dict]:
+    """Every (device, budget) pair; an infeasible budget becomes an outcome saying so, the rest still run."""
     rows, histories = [], {}
     for device, values in budgets.items():
         for budget in values:
@@ -132,10 +126,10 @@ def search_many(problem: SearchProblem, budgets: dict[str | None, list[float | N
                 row, history = best_under_budget(problem, device, budget, settings, strategy, evaluations)
                 histories[(device, budget)] = history
             except InfeasibleError as exc:
-                row = {"device": device, "latency_budget_ms": budget, "feasible": False, "reason": str(exc)}
+                row = SearchOutcome(device, budget, reason=str(exc))
                 if device is not None and budget is not None:
                     value, pop = _device_cost(problem, device).minimum()
-                    row |= {"min_latency_ms": value, "fastest": problem.describe(pop)[0]}
+                    row = replace(row, min_latency_ms=value, fastest=problem.describe(pop)[0])
             rows.append(row)
             if on_done:
                 on_done(row)
@@ -143,14 +137,12 @@ def search_many(problem: SearchProblem, budgets: dict[str | None, list[float | N
 
 
 def pareto(problem: SearchProblem, device: str, settings: EvolutionSettings = EvolutionSettings(generations=200),
-           max_latency_ms: float | None = None) -> list[dict]:
+           max_latency_ms: float | None = None) -> list[Candidate]:
     """Accuracy/latency Pareto front on ``device`` (optionally capped), described row by row."""
     cost = _device_cost(problem, device)
     constraints = problem.base_constraints() + [Constraint(cost, max_latency_ms or UNBOUNDED)]
     result = pareto_front(problem.space, problem.accuracy, cost, constraints, settings)
-    rows = problem.describe(result.front)
-    for row in rows:
-        row["device"] = device
+    rows = [row.with_context(device=device) for row in problem.describe(result.front)]
     log.info("front on %s: %d points in %.2f s (%d evaluations)", device, len(rows), result.seconds, result.evaluations)
     return rows
 
@@ -169,18 +161,24 @@ def history_frame(problem: SearchProblem, histories: dict) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def write_results(out: "str | Path", rows: list[dict], history: pd.DataFrame | None, settings: dict) -> Path:
-    """``search_result.json``, one ``subnets/<device>-<budget>.json`` per feasible row, ``history.csv``."""
+def write_results(out: "str | Path", rows: "list[SearchOutcome | Candidate]", history: pd.DataFrame | None,
+                  settings: dict) -> list[dict]:
+    """``search_result.json``, one ``subnets/<device>-<budget>.json`` per feasible row, ``history.csv``.
 
+    The rows are written in their flat JSON form (:meth:`SearchOutcome.to_json`), each feasible one with
+    the ``subnet_file`` it was saved to; those JSON rows are returned."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    written = []
     for row in rows:
-        if row.get("feasible", True) and "subnet" in row:
-            label = f"{row.get('device') or 'any'}-{row.get('latency_budget_ms') or 'none'}ms"
-            row["subnet_file"] = f"subnets/{label}.json"
-            atomic_write_json(out / row["subnet_file"], row["subnet"])
+        data = row.to_json()
+        if data.get("feasible", True) and "subnet" in data:
+            label = f"{data.get('device') or 'any'}-{data.get('latency_budget_ms') or 'none'}ms"
+            data["subnet_file"] = f"subnets/{label}.json"
+            atomic_write_json(out / data["subnet_file"], data["subnet"])
+        written.append(data)
     atomic_write_json(out / "search_result.json", {**RESULT_HEADER.fields(), "settings": settings,
-                                                    "results": rows})
+                                                    "results": written})
     if history is not None and len(history):
         atomic_write(out / "history.csv", lambda tmp: history.to_csv(tmp, index=False))
-    return out
+    return written

@@ -113,33 +113,41 @@ def search_cmd(
             task = bar.add_task("searches", total=sum(map(len, budgets.values())))
             rows, histories = search_many(problem, budgets, settings, on_done=lambda _: bar.advance(task),
                                           strategy=strategy, evaluations=evaluations)
+    json_rows = [row.to_json() for row in rows]
     if out_dir:
-        write_results(out_dir, rows, history_frame(problem, histories) if histories else None,
-                      {"population": population, "generations": generations, "seed": seed, "strategy": strategy,
-                       "evaluations": evaluations, "flops_m": flops_m,
-                       "params_m": params_m, "devices": device, "latency_ms": latency_ms, "pareto": pareto_front})
+        json_rows = write_results(out_dir, rows, history_frame(problem, histories) if histories else None,
+                                  {"population": population, "generations": generations, "seed": seed,
+                                   "strategy": strategy, "evaluations": evaluations, "flops_m": flops_m,
+                                   "params_m": params_m, "devices": device, "latency_ms": latency_ms,
+                                   "pareto": pareto_front})
     if as_json:
-        print_json(rows)
+        print_json(json_rows)
     else:
         _print_rows(rows)
-    if rows and not any(r.get("feasible", True) for r in rows):
+    if rows and not any(getattr(r, "feasible", True) for r in rows):
         console.print("[red]no budget could be met[/red]; see the smallest reachable latency above")
         raise typer.Exit(InfeasibleError.exit_code)
 
 
-def _print_rows(rows: list[dict]) -> None:
+def _print_rows(rows: list) -> None:
+    """One table line per :class:`~ofa.search.result.SearchOutcome` (or Pareto :class:`Candidate`)."""
+    from ofa.search.result import SearchOutcome
+
     table = []
     for r in rows:
-        if not r.get("feasible", True):
-            table.append({"device": r["device"], "budget_ms": r["latency_budget_ms"], "arch": "INFEASIBLE",
-                          "latency_ms": f"min reachable {r.get('min_latency_ms', float('nan')):.3g}"})
+        if isinstance(r, SearchOutcome) and not r.feasible:
+            low = r.min_latency_ms if r.min_latency_ms is not None else float("nan")
+            table.append({"device": r.device, "budget_ms": r.latency_budget_ms, "arch": "INFEASIBLE",
+                          "latency_ms": f"min reachable {low:.3g}"})
             continue
-        lat = r["latency_ms"].get(r.get("device") or "", None)
-        table.append({"device": r.get("device"), "budget_ms": r.get("latency_budget_ms"), "arch": r["arch"],
-                      "pred_top1": round(100 * r["predicted_top1"], 2),
-                      "latency_ms": f"{lat['mean']:.3g} ± {lat['std']:.2g}" if lat else "",
-                      "mflops": round(r["mflops"], 1), "params_m": round(r["params_m"], 3),
-                      "seconds": round(r.get("search_seconds", 0), 2)})
+        cand, seconds = (r.best, r.search_seconds or 0) if isinstance(r, SearchOutcome) else (r, 0)
+        device = r.device
+        lat = cand.latency_ms.get(device or "")
+        table.append({"device": device, "budget_ms": r.latency_budget_ms, "arch": cand.arch,
+                      "pred_top1": round(100 * cand.predicted_top1, 2),
+                      "latency_ms": f"{lat.mean:.3g} ± {lat.std:.2g}" if lat else "",
+                      "mflops": round(cand.mflops, 1), "params_m": round(cand.params_m, 3),
+                      "seconds": round(seconds, 2)})
     print_table("search results", table)
 
 

@@ -38,9 +38,9 @@ def _run(config_path: Optional[Path], out_dir: Path) -> None:
     start = time.perf_counter()
     with console.status("building the zoo") as spinner:
         result = ZooBuilder(config, out_dir, status=lambda msg: (spinner.update(msg), console.log(msg))).run()
-    rows = [{"device": r["device"], "budget ms": r["budget_ms"], "stat": r["stat"] or "-", "status": r["status"],
-             "top1": _num(r["top1"]), "pred. top1": _num(r["predicted_top1"]), "pred. ms": _num(r["latency_predicted_ms"]),
-             "measured ms": _num(r["latency_measured_ms"]), "rounds": r["rounds"] or "-", "MFLOPs": _num(r["mflops"], 1)}
+    rows = [{"device": r.device, "budget ms": r.budget_ms, "stat": r.stat or "-", "status": r.status,
+             "top1": _num(r.top1), "pred. top1": _num(r.predicted_top1), "pred. ms": _num(r.latency_predicted_ms),
+             "measured ms": _num(r.latency_measured_ms), "rounds": r.rounds or "-", "MFLOPs": _num(r.mflops, 1)}
             for r in result["rows"]]
     print_table(f"zoo {out_dir}", rows)
     out.print(f"report: {out_dir / 'report.html'}   index: {out_dir / 'index.csv'}   "

@@ -16,6 +16,7 @@ from typing import Callable
 from ofa.io import atomic_write_json
 from ofa.zoo.config import DeviceTarget, ZooConfig
 from ofa.zoo.keys import safe_name
+from ofa.zoo.results import EntryResult
 
 log = logging.getLogger(__name__)
 Status = Callable[[str], None]
@@ -27,11 +28,12 @@ class DeviceState:
     lut_dir: Path
     latency_stat: str = "median"  # the declared statistic budgets promise (zoo config, else the device's)
     cost: object = None
-    front: list = field(default_factory=list)
+    front: list = field(default_factory=list)  # FrontPoint: the searched front (predicted)
     budgets: list = field(default_factory=list)
     search_key: dict = field(default_factory=dict)
-    winners: list = field(default_factory=list)  # entries built so far, smallest budget first
+    winners: list = field(default_factory=list)  # entries built so far (search candidates), smallest budget first
     validation: dict | None = None
+    sessions: object = None  # the run's SessionPool: one open session per device for every entry and round
 
 
 class ZooBuilder:
@@ -51,6 +53,7 @@ class ZooBuilder:
             return self._run()
 
     def _run(self) -> dict:
+        from devices.pool import SessionPool
         from ofa.artifacts import load_supernet
         from ofa.data import open_dataset
         from ofa.zoo.quant import export_precisions
@@ -64,20 +67,31 @@ class ZooBuilder:
         source = open_dataset(self.config.data)
         devices = {t.device: DeviceState(t, self.work / "luts" / safe_name(t.device), declared_stat(t))
                    for t in self.config.devices}
+        with SessionPool() as sessions:  # one session per device (and runner settings) for the whole run
+            for state in devices.values():
+                state.sessions = sessions
+            entries = self._measured_stages(devices, supernet, supernet_dir, source)
+        return self.report(supernet, devices, entries)
+
+    def _measured_stages(self, devices: dict[str, "DeviceState"], supernet, supernet_dir: Path,
+                         source) -> list[EntryResult]:
+        """Latency tables, the accuracy predictor, then each device's search and entries."""
+        from ofa.search.accuracy_table import SubnetEvaluator
+
         for state in devices.values():
             self._timed(f"lut {state.target.device}", lambda s=state: self.latency_table(s, supernet))
         predictor = self._timed("accuracy predictor", lambda: self.accuracy_predictor(supernet, supernet_dir, source))
-        entries = []
-        from ofa.search.accuracy_table import SubnetEvaluator
-
         evaluator = SubnetEvaluator(supernet, source, self.config.bn_calib_images)
-        for state in devices.values():
-            self._timed(f"search {state.target.device}", lambda s=state: self.search(s, supernet, predictor))
-            problem = search_problem(self.config, state, supernet, predictor)
-            for budget in sorted(state.budgets):
-                entries.append(self._timed(f"entries {state.target.device}", lambda b=budget, s=state: self.entry(
-                    supernet, supernet_dir, evaluator, s, problem, b)))
-        return self.report(supernet, devices, entries)
+        return [entry for state in devices.values()
+                for entry in self.device_entries(state, supernet, supernet_dir, evaluator, predictor)]
+
+    def device_entries(self, state: DeviceState, supernet, supernet_dir: Path, evaluator,
+                       predictor) -> list[EntryResult]:
+        """The device's search (front and budgets), then its entries, smallest budget first."""
+        self._timed(f"search {state.target.device}", lambda: self.search(state, supernet, predictor))
+        problem = search_problem(self.config, state, supernet, predictor)
+        return [self._timed(f"entries {state.target.device}", lambda b=budget: self.entry(
+                    supernet, supernet_dir, evaluator, state, problem, b)) for budget in sorted(state.budgets)]
 
     def _timed(self, name: str, func):
         start = time.perf_counter()
@@ -96,7 +110,7 @@ class ZooBuilder:
         from ofa.zoo.stages import latency_stage
 
         state.cost, state.validation = latency_stage(state.target, supernet, state.lut_dir, self.status,
-                                                     state.latency_stat)
+                                                     state.latency_stat, state.sessions)
 
     def accuracy_predictor(self, supernet, supernet_dir: Path, source):
         from ofa.zoo.stages import accuracy_stage
@@ -109,21 +123,23 @@ class ZooBuilder:
         state.front, state.budgets, state.search_key = search_stage(self.config, state, supernet, predictor,
                                                                     self.work / "search", self.status)
 
-    def entry(self, supernet, supernet_dir: Path, evaluator, state: DeviceState, problem, budget_ms: float) -> dict:
+    def entry(self, supernet, supernet_dir: Path, evaluator, state: DeviceState, problem,
+              budget_ms: float) -> EntryResult:
         from ofa.zoo.entry import build_entry
 
         return build_entry(self.config, self.out, supernet, supernet_dir, evaluator, state, problem, budget_ms,
                            self.status)
 
-    def report(self, supernet, devices: dict[str, DeviceState], entries: list[dict]) -> dict:
+    def report(self, supernet, devices: dict[str, DeviceState], entries: list[EntryResult]) -> dict:
+        """The index, the HTML report and the summary; ``{"rows": [IndexRow, ...], "summary": {...}}``."""
         from ofa.zoo.report import write_index, write_report
 
         rows = write_index(self.out, entries)
         summary = {"zoo": self.config.name, "space": supernet.space.id, "data": self.config.data,
-                   "entries ok": sum(e["status"] == "ok" for e in entries),
-                   "entries over budget": sum(e["status"] == "over_budget" for e in entries),
-                   **({"entries int8 mismatch": n} if (n := sum(e["status"] == "int8_mismatch" for e in entries)) else {}),
-                   "budgets infeasible": sum(e["status"] == "infeasible" for e in entries),
+                   "entries ok": sum(e.status == "ok" for e in entries),
+                   "entries over budget": sum(e.status == "over_budget" for e in entries),
+                   **({"entries int8 mismatch": n} if (n := sum(e.status == "int8_mismatch" for e in entries)) else {}),
+                   "budgets infeasible": sum(e.status == "infeasible" for e in entries),
                    **{f"time: {k} (s)": v for k, v in self.timings.items()}}
         device_info = {name: {"front": s.front, "lut_validation": s.validation,
                               "info": f"{_latency_source(self.out, s)}; budgets promise the "

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ofa.errors import ConfigError
 from ofa.io import atomic_write, atomic_write_json, atomic_write_text
+from ofa.zoo.results import EntryResult, FrontPoint, IndexRow
 
 INDEX_COLUMNS = ["name", "device", "budget_ms", "stat", "limit_ms", "status", "top1", "top1_int8", "int8_drop",
                  "predicted_top1",
@@ -19,30 +20,17 @@ INDEX_COLUMNS = ["name", "device", "budget_ms", "stat", "limit_ms", "status", "t
                  "formats", "path"]
 
 
-def index_rows(entries: list[dict]) -> list[dict]:
-    rows = []
-    for e in entries:
-        card = e.get("card") or {}
-        lat = card.get("latency_ms", {})
-        acc = card.get("accuracy", {})
-        rows.append({"name": e["name"], "device": e["device"], "budget_ms": e["budget_ms"], "stat": lat.get("stat"),
-                     "limit_ms": lat.get("limit_ms"), "status": e["status"],
-                     "top1": acc.get("top1"), "top1_int8": (acc.get("int8") or {}).get("top1"),
-                     "int8_drop": (acc.get("int8") or {}).get("accuracy_drop"), "predicted_top1": acc.get("predicted_top1"),
-                     "predicted_top1_std": acc.get("predicted_top1_std"),
-                     "latency_predicted_ms": lat.get("predicted_mean"), "latency_measured_ms": lat.get("measured"),
-                     "rounds": len(lat.get("rounds", [])) or None,
-                     "mflops": card.get("mflops"), "params_m": card.get("params_m"),
-                     "formats": ",".join(x["format"] + ":" + x["precision"] for x in card.get("exports", [])),
-                     "path": e["name"] if e.get("card", {}).get("files") else "", "reason": e.get("reason", "")})
-    return rows
+def index_rows(entries: list[EntryResult]) -> list[IndexRow]:
+    return [IndexRow.of_entry(e) for e in entries]
 
 
-def write_index(out: Path, entries: list[dict]) -> list[dict]:
+def write_index(out: Path, entries: list[EntryResult]) -> list[IndexRow]:
+    """``index.csv`` and ``index.json``: one flat row per entry (:meth:`IndexRow.to_json`)."""
     rows = index_rows(entries)
-    frame = pd.DataFrame(rows)
+    data = [r.to_json() for r in rows]
+    frame = pd.DataFrame(data)
     atomic_write(out / "index.csv", lambda tmp: frame.to_csv(tmp, index=False))
-    atomic_write_json(out / "index.json", rows)
+    atomic_write_json(out / "index.json", data)
     return rows
 
 
@@ -58,19 +46,19 @@ def pyplot():
     return plt
 
 
-def front_plot(device: str, front: list[dict], chosen: list[dict]) -> str:
+def front_plot(device: str, front: list[FrontPoint], chosen: list[IndexRow]) -> str:
     """Accuracy vs latency scatter of the searched front with the zoo's entries marked; base64 PNG."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
     if front:
-        ax.scatter([p["latency_ms"] for p in front], [100 * p["predicted_top1"] for p in front], s=12, c="#8fa8c8",
+        ax.scatter([p.latency_ms for p in front], [100 * p.predicted_top1 for p in front], s=12, c="#8fa8c8",
                    label="searched front (predicted)")
     for row in chosen:
-        ax.scatter([row["latency_predicted_ms"]], [100 * row["predicted_top1"]], marker="*", s=160, c="#d62728", zorder=3)
-        if row.get("latency_measured_ms") is not None and row.get("top1") is not None:
-            ax.scatter([row["latency_measured_ms"]], [100 * row["top1"]], marker="o", s=50, facecolors="none",
+        ax.scatter([row.latency_predicted_ms], [100 * row.predicted_top1], marker="*", s=160, c="#d62728", zorder=3)
+        if row.latency_measured_ms is not None and row.top1 is not None:
+            ax.scatter([row.latency_measured_ms], [100 * row.top1], marker="o", s=50, facecolors="none",
                        edgecolors="#2ca02c", zorder=3)
-            ax.annotate(f"{row['budget_ms']:g} ms", (row["latency_measured_ms"], 100 * row["top1"]), fontsize=7,
+            ax.annotate(f"{row.budget_ms:g} ms", (row.latency_measured_ms, 100 * row.top1), fontsize=7,
                         xytext=(4, -10), textcoords="offset points")
     ax.scatter([], [], marker="*", s=100, c="#d62728", label="zoo entry (predicted)")
     ax.scatter([], [], marker="o", s=40, facecolors="none", edgecolors="#2ca02c", label="zoo entry (measured)")
@@ -104,13 +92,13 @@ th{background:#f0f3f7}td:first-child,th:first-child{text-align:left}h2{border-bo
 .bad{color:#b00}.muted{color:#777;font-size:12px}"""
 
 
-def write_report(out: Path, title: str, summary: dict, devices: dict[str, dict], rows: list[dict]) -> Path:
+def write_report(out: Path, title: str, summary: dict, devices: dict[str, dict], rows: list[IndexRow]) -> Path:
     """``devices[name] = {"front": [...], "lut_validation": {...} | None, "info": {...}}``."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
              _table([{"item": k, "value": v} for k, v in summary.items()], ["item", "value"])]
     for device, info in devices.items():
-        chosen = [r for r in rows if r["device"] == device and r["status"] in ("ok", "over_budget", "int8_mismatch")]
+        chosen = [r for r in rows if r.device == device and r.built]
         parts.append(f"<h2>{html.escape(device)}</h2>")
         parts.append(f"<p class='muted'>{html.escape(str(info.get('info', '')))}</p>")
         parts.append(f"<img alt='accuracy-latency front on {html.escape(device)}' "
@@ -122,9 +110,9 @@ def write_report(out: Path, title: str, summary: dict, devices: dict[str, dict],
         else:
             parts.append("<p class='muted'>Latency table not validated end to end in this zoo (validate_n: 0); "
                          "the entries' measured latencies below are the check. Run <code>ofa lut validate</code>.</p>")
-        device_rows = [r for r in rows if r["device"] == device]
+        device_rows = [r.to_json() for r in rows if r.device == device]
         parts.append("<h3>Entries</h3>")
-        int8 = ["top1_int8", "int8_drop"] if any(r.get("top1_int8") is not None for r in device_rows) else []
+        int8 = ["top1_int8", "int8_drop"] if any(r["top1_int8"] is not None for r in device_rows) else []
         parts.append(_table(device_rows, ["name", "budget_ms", "stat", "limit_ms", "status", "top1", *int8, "predicted_top1",
                                           "predicted_top1_std", "latency_predicted_ms", "latency_measured_ms", "rounds",
                                           "mflops", "params_m", "formats", "reason"]))

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 
+from ofa.search.result import Candidate
+
 log = logging.getLogger(__name__)
 
 
-def pick_by_measured(evaluator, space, candidates: list[dict]) -> tuple[dict, object, dict, list[dict]]:
-    """(chosen row, its BN-recalibrated network, its accuracy, every candidate's figures)."""
+def pick_by_measured(evaluator, space, candidates: list[Candidate]) -> tuple[Candidate, object, dict, list[dict]]:
+    """(chosen candidate, its BN-recalibrated network, its accuracy, every candidate's figures for the card)."""
     from ofa.subnet import SubnetConfig
 
     if not candidates:
@@ -24,18 +26,14 @@ def pick_by_measured(evaluator, space, candidates: list[dict]) -> tuple[dict, ob
     best = None
     table = []
     for row in candidates:
-        cfg = SubnetConfig.from_dict(row["subnet"], space)
+        cfg = SubnetConfig.from_dict(row.subnet, space)
         net = evaluator.prepare(cfg)
         accuracy = evaluator.accuracy(net, cfg.r)
-        table.append({"rank": row.get("rank", len(table)), "arch": row["arch"], "predicted_top1": row["predicted_top1"],
-                      "predicted_top1_std": row.get("predicted_top1_std", 0.0), "top1": accuracy["top1"],
-                      "latency_predicted_ms": _predicted_ms(row)})
+        predicted = row.first_latency()
+        table.append({"rank": len(table) if row.rank is None else row.rank, "arch": row.arch,
+                      "predicted_top1": row.predicted_top1, "predicted_top1_std": row.predicted_top1_std,
+                      "top1": accuracy["top1"], "latency_predicted_ms": predicted.mean if predicted else None})
         if best is None or accuracy["top1"] > best[2]["top1"]:
             best = (row, net, accuracy)
     log.info("measured %d candidates: top-1 %s", len(table), [round(t["top1"], 4) for t in table])
     return best[0], best[1], best[2], table
-
-
-def _predicted_ms(row: dict) -> float | None:
-    lat = row.get("latency_ms") or {}
-    return next((v["mean"] for v in lat.values()), None)

@@ -11,6 +11,7 @@ import numpy as np
 from ofa.io import atomic_write_json
 from ofa.zoo.config import ZooConfig
 from ofa.zoo.keys import safe_name
+from ofa.zoo.results import FrontPoint
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +66,11 @@ def _trained(config: ZooConfig, run_dir: Path, status) -> Path:
 
 
 # ----- latency ------------------------------------------------------------------------------------
-def latency_stage(target, supernet, lut_dir: Path, status, stat: str):
+def latency_stage(target, supernet, lut_dir: Path, status, stat: str, sessions=None):
     """Build (or finish) the device's table, its calibration measurements and validation; the search cost,
-    predicting the declared budget statistic ``stat`` (recorded in the table's manifest)."""
+    predicting the declared budget statistic ``stat`` (recorded in the table's manifest). The three measure
+    through one session from ``sessions`` (the run's :class:`~devices.pool.SessionPool`) when given."""
+    from devices.catalog import get_device
     from latency import build_lut, calibrate, validate_lut
     from latency.profile import default_convert_workers
     from latency.table import LatencyTable
@@ -77,21 +80,22 @@ def latency_stage(target, supernet, lut_dir: Path, status, stat: str):
     if target.latency_predictor:  # fitted from end-to-end measurements: no table to build
         status(f"latency of {target.device} from the fitted predictor {target.latency_predictor}")
         return load_latency_cost(target.latency_predictor, space, stat=stat)[1], None
+    live = lambda: sessions.session(get_device(target.device)) if sessions is not None else None  # noqa: E731
     resolutions = target.lut_resolutions or list(space.resolutions)
     done = (lut_dir / "manifest.json").is_file() and LatencyTable.load(lut_dir).manifest.get("complete")
     if not done:
         status(f"profiling {space.id} blocks on {target.device}")
         build_lut(target.device, space, resolutions, lut_dir, num_classes=supernet.num_classes,
-                  convert_workers=default_convert_workers())
+                  convert_workers=default_convert_workers(), session=live())
     table = LatencyTable.load(lut_dir)
     if table.budget_stat != stat:  # a declaration, not data: the zoo's statistic wins over the device's
         table.manifest["budget_stat"] = stat
         table.save()
     if target.calibrate:
-        calibrate(lut_dir, target.device, n=target.calibrate)
+        calibrate(lut_dir, target.device, n=target.calibrate, session=live())
     validation = None
     if target.validate_n:
-        validation = _validation_table(validate_lut(lut_dir, target.device, n=target.validate_n))
+        validation = _validation_table(validate_lut(lut_dir, target.device, n=target.validate_n, session=live()))
     _, cost = load_latency_cost(str(lut_dir), space, stat=stat)
     return cost, validation
 
@@ -130,11 +134,11 @@ def accuracy_stage(config: ZooConfig, supernet, supernet_dir: Path, source, out:
 
 
 # ----- search -------------------------------------------------------------------------------------
-def auto_budgets(cost, front: list[dict], n: int) -> list[float]:
+def auto_budgets(cost, front: list[FrontPoint], n: int) -> list[float]:
     """``n`` budgets spread over the useful latency range: the fastest sub-network .. the front's most
     accurate point (beyond it a larger budget buys no predicted accuracy, so it would repeat an entry)."""
     low, _ = cost.minimum()
-    high = max(front, key=lambda p: p["predicted_top1"])["latency_ms"] if front else low
+    high = max(front, key=lambda p: p.predicted_top1).latency_ms if front else low
     fractions = np.linspace(0.25, 0.9, n) if n > 1 else np.array([0.5])
     return [float(f"{low + f * (high - low):.3g}") for f in fractions]
 
@@ -159,15 +163,27 @@ def search_stage(config: ZooConfig, state, supernet, predictor, out: Path, statu
            "lut": state.cost.minimum()[0], "stat": state.latency_stat, "budgets": target.budgets_ms,
            "n_auto": target.auto_budgets, "settings": s.model_dump(), "rank_by": config.accuracy.rank_by}
     cache = out / f"{safe_name(name)}.json"
-    if cache.is_file():
-        saved = json.loads(cache.read_text())
-        if saved.get("key") == key and "budgets" in saved:
-            return saved["front"], saved["budgets"], key
-    front = [{"latency_ms": r["latency_ms"][name]["mean"], "predicted_top1": r["predicted_top1"]}
+    saved = _cached_search(cache, key)
+    if saved is not None:
+        return saved
+    front = [FrontPoint(r.latency(name).mean, r.predicted_top1)
              for r in pareto(problem, name, EvolutionSettings(population=s.population, generations=s.pareto_generations,
                                                               seed=s.seed))]
     budgets = auto_budgets(state.cost, front, target.auto_budgets) if target.budgets_ms == "auto" \
         else list(target.budgets_ms)
     status(f"{len(budgets)} budget(s) on {name} ({state.latency_stat} of plain timed runs): {budgets} ms")
-    atomic_write_json(cache, {"key": key, "front": front, "budgets": budgets})
+    atomic_write_json(cache, {"key": key, "front": [p.to_json() for p in front], "budgets": budgets})
     return front, budgets, key
+
+
+def _cached_search(cache: Path, key: dict) -> tuple[list[FrontPoint], list, dict] | None:
+    """The saved front and budgets when they were made from ``key``; None (search again) otherwise."""
+    if not cache.is_file():
+        return None
+    saved = json.loads(cache.read_text())
+    if saved.get("key") != key or "budgets" not in saved:
+        return None
+    try:
+        return [FrontPoint.from_json(p) for p in saved["front"]], saved["budgets"], key
+    except (KeyError, TypeError, ValueError):  # a cache this version cannot read: search again
+        return None
