@@ -118,6 +118,11 @@ class ZooConfig(_Strict):
     export_latency_repeats: int = 30
     int8_calib_images: int = Field(200, ge=1, description="training images that calibrate int8 exports (post-training "
                                    "static quantisation) of entries for int8 devices")
+    int8_max_drop: float = Field(0.01, ge=0, le=1, description="an int8 entry promises at most this top-1 drop "
+                                 "from fp32 (a share: 0.01 = 1 point); over it the entry says int8_mismatch")
+    int8_tries: int = Field(3, ge=1, le=10, description="int8 entries: measured candidates built in turn (best fp32 "
+                            "top-1 first) until one's int8 file keeps the drop within int8_max_drop; the best int8 "
+                            "top-1 among them is kept")
     entry_warmup: int = Field(50, ge=0, description="untimed runs before an entry's latency is timed on its device")
     entry_repeats: int = Field(300, ge=5, description="timed runs per pass of an entry (plain loop, no drift anchor)")
     entry_passes: int = Field(5, ge=1, description="separate timing runs of an entry; the slowest pass is the promise")

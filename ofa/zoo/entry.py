@@ -38,7 +38,7 @@ def build_entry(config, out: Path, supernet, supernet_dir: Path, evaluator, stat
     key = inputs_hash(file_hash(supernet_dir / "weights.safetensors"), state.search_key, budget_ms, target.model_dump(),
                       config.bn_calib_images, config.data, config.accuracy.model_dump(), config.search.model_dump(),
                       config.entry_warmup, config.entry_repeats, config.entry_passes, config.int8_calib_images,
-                      __version__)
+                      config.int8_max_drop, config.int8_tries, __version__)
     final = out / name
     cached = _cached_card(final / CARD_JSON, key)
     if cached is not None:
@@ -66,7 +66,7 @@ def build_entry(config, out: Path, supernet, supernet_dir: Path, evaluator, stat
         value, _ = state.cost.minimum()
         return result("infeasible", str(exc), {"latency_ms": {"predicted_mean": value}})
     tmp, card = outcome.chosen.result
-    status_, reason = entry_status(outcome.status, outcome.reason, card)
+    status_, reason = entry_status(outcome.status, outcome.reason, card, config.int8_max_drop)
     card |= {"name": name, "inputs_hash": key, "status": status_, "reason": reason, "budget_ms": budget_ms}
     card["latency_ms"] |= {"budget_ms": budget_ms, "limit_ms": outcome.limit_ms, "margin": target.latency_margin,
                            "rounds": [r.summary() for r in outcome.rounds]}
@@ -117,6 +117,7 @@ def _build_round(config, tmp: Path, supernet, supernet_dir: Path, evaluator, sta
     """Top-K candidates under ``target_ms``, the best measured one built into ``tmp``; its card."""
     from ofa.search.api import top_candidates
     from ofa.search.evolution import EvolutionSettings
+    from ofa.zoo.quant import device_precision, keep_int8_within_drop
     from ofa.zoo.select import pick_by_measured
 
     s = config.search
@@ -130,9 +131,27 @@ def _build_round(config, tmp: Path, supernet, supernet_dir: Path, evaluator, sta
             seen.add(winner.arch)
     row, net, accuracy, selection = pick_by_measured(evaluator, supernet.space, candidates)
     card = _build(config, tmp, supernet, supernet_dir, state, row, net, accuracy)
+    if device_precision(device) == "int8":
+        card = keep_int8_within_drop(card, tmp, _next_candidates(config, supernet, supernet_dir, evaluator, state,
+                                                                 candidates, selection, row),
+                                     config.int8_max_drop, config.int8_tries)
     card["accuracy"] |= {"rank_by": problem.rank_by, "candidates": selection}
     card["latency_ms"]["search_target_ms"] = target_ms
     return card
+
+
+def _next_candidates(config, supernet, supernet_dir: Path, evaluator, state, candidates: list, selection: list,
+                     chosen):
+    """Builders of the other measured candidates, best measured fp32 top-1 first (for int8 tries)."""
+    from ofa.subnet import SubnetConfig
+
+    order = sorted((i for i, c in enumerate(candidates) if c is not chosen), key=lambda i: -selection[i]["top1"])
+    for i in order:
+        def build(folder: Path, row=candidates[i]) -> dict:
+            cfg = SubnetConfig.from_dict(row.subnet, supernet.space)
+            net = evaluator.prepare(cfg)
+            return _build(config, folder, supernet, supernet_dir, state, row, net, evaluator.accuracy(net, cfg.r))
+        yield build
 
 
 def _build(config, tmp: Path, supernet, supernet_dir: Path, state, row: Candidate, net, accuracy: dict) -> dict:
