@@ -91,7 +91,7 @@ def extract(
     seed: int = typer.Option(0, help="Seed of the calibration image subset."),
 ) -> None:
     """Extract a static sub-network (weights + config + manifest) from a supernet."""
-    from ofa.extract_cli import extract_to_dir
+    from ofa.extraction import extract_to_dir
 
     result = extract_to_dir(supernet, subnet, out_dir, bn_calib, calib_images, seed)
     out.print(f"wrote {out_dir}: {result['arch']}  {result['mflops']:.1f} MFLOPs  {result['params_m']:.3f} M params"

@@ -1,4 +1,5 @@
-"""Extraction as a file-to-file operation (behind ``ofa extract``)."""
+"""Extraction as a file-to-file operation: a supernet directory and a sub-network config in, a sub-network
+artifact (optionally BN-recalibrated) out. ``ofa extract`` is a thin command over it."""
 
 from __future__ import annotations
 
