@@ -205,3 +205,18 @@ def test_search_on_note10_budgets_and_impossible_budget(note10):
     for row in rows:  # the flat JSON rows of search_result.json read back into the same typed rows
         assert SearchOutcome.from_json(json.loads(json.dumps(row.to_json()))) == row
 
+
+
+def test_front_points_are_written_to_one_subnet_file_each(tmp_path):
+    """A Pareto front has no budgets: its points are numbered, not all written to one '-nonems' file."""
+    from ofa.search.api import write_results
+    from ofa.search.result import Candidate, LatencyEstimate
+
+    space = get_space(TINY)
+    configs = [SubnetConfig.smallest(space), SubnetConfig.largest(space)]
+    rows = [Candidate(c.to_dict(), c.arch_string(space), 0.5 + i, 0.0, {"dev": LatencyEstimate(1.0 + i, 0.1)}, 1.0, 1.0,
+                      device="dev") for i, c in enumerate(configs)]
+    written = write_results(tmp_path, rows, None, {})
+    files = [w["subnet_file"] for w in written]
+    assert files == ["subnets/dev-front000.json", "subnets/dev-front001.json"]
+    assert [SubnetConfig.load(tmp_path / f, space) for f in files] == configs

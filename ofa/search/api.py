@@ -163,17 +163,19 @@ def history_frame(problem: SearchProblem, histories: dict) -> pd.DataFrame:
 
 def write_results(out: "str | Path", rows: "list[SearchOutcome | Candidate]", history: pd.DataFrame | None,
                   settings: dict) -> list[dict]:
-    """``search_result.json``, one ``subnets/<device>-<budget>.json`` per feasible row, ``history.csv``.
+    """``search_result.json``, one ``subnets/<device>-<budget>ms.json`` per feasible row (a front point:
+    ``<device>-frontNNN.json``), ``history.csv``.
 
     The rows are written in their flat JSON form (:meth:`SearchOutcome.to_json`), each feasible one with
     the ``subnet_file`` it was saved to; those JSON rows are returned."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for row in rows:
+    for n, row in enumerate(rows):
         data = row.to_json()
         if data.get("feasible", True) and "subnet" in data:
-            label = f"{data.get('device') or 'any'}-{data.get('latency_budget_ms') or 'none'}ms"
+            budget = data.get("latency_budget_ms")  # front points have none: numbered in front order
+            label = f"{data.get('device') or 'any'}-" + (f"{budget}ms" if budget else f"front{n:03d}")
             data["subnet_file"] = f"subnets/{label}.json"
             atomic_write_json(out / data["subnet_file"], data["subnet"])
         written.append(data)
