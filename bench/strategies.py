@@ -222,9 +222,8 @@ def main() -> None:
 
 
 def measured(problem: Problem, args) -> None:
-    import torch
-
     import strategies_measured
+    import torch
 
     torch.set_num_threads(args.threads)
     report = {"command": "python " + " ".join(sys.argv), "device": problem.device, "machine": machine.describe(),

@@ -32,6 +32,16 @@ from ofa.search.evolution import EvolutionSettings
 from ofa.search.measured import MeasuredFitness
 from ofa.search.strategies import run_strategy
 
+NOTES = [
+    "measured.top1: best top-1 on the search images among the networks the search measured (biased upwards by the "
+    "choice); holdout_top1: the same network on the held-out rest of the validation split (the fair comparison)",
+    "measured.measured: distinct networks measured; queries_counted: fitness queries the strategy counted, repeats "
+    "included (a repeat is not measured again); reinforce also measures the infeasible networks it samples",
+    "bayesian with N <= 20: its 10 seed trials plus TPE's startup trials fill the budget, so it samples at random",
+    "predictor arm: the same strategy and seed with --predictor-queries predictor queries (bayesian: --bayesian-max), "
+    "its pick measured once on each split; its seconds exclude that measurement",
+]
+
 
 def split_evaluators(supernet, data: str, calib_images: int, search_images: int, seed: int = 0):
     """Two evaluators sharing one set of calibration images: the first ``search_images`` validation images, and
@@ -100,8 +110,8 @@ def summary(rows: list[dict]) -> dict:
             "predictor_holdout_top1_mean": mean("predictor", "holdout_top1"),
             "measured_mean": mean("measured", "measured"), "measured_seconds_mean": mean("measured", "seconds"),
             "predictor_seconds_mean": mean("predictor", "search_seconds"),
-            "holdout_wins_ties_losses": [sum(np.sign(r["measured"]["holdout_top1"] - r["predictor"]["holdout_top1"]) == s
-                                             for r in rows) for s in (1, 0, -1)]}
+            "holdout_wins_ties_losses": [int(sum(np.sign(r["measured"]["holdout_top1"] - r["predictor"]["holdout_top1"]) == s
+                                                 for r in rows)) for s in (1, 0, -1)]}
 
 
 def run(problem, args, report: dict, write) -> dict:
@@ -110,7 +120,7 @@ def run(problem, args, report: dict, write) -> dict:
     budget = problem.budgets[len(problem.budgets) // 2]
     report.update({"bench": "strategies_measured", "measured_budget": args.measured, "budget_ms": budget,
                    "val_images_search_holdout": list(bench.val_images), "calib_images": args.calib_images,
-                   "rows": [], "summary": []})
+                   "rows": [], "summary": [], "notes": NOTES})
     for strategy in args.strategies.split(","):
         queries = args.bayesian_max if strategy == "bayesian" else args.predictor_queries
         rows = []
