@@ -95,6 +95,7 @@ class Problem:
         self.front_hv, self.front_points = front_hv(acc, lat, self.ref_cost)
         self.budgets = [round(float(np.quantile(lat, q)), 4) for q in BUDGET_QUANTILES]
         self.optimum = {b: float(acc[lat <= b].max()) for b in self.budgets}
+        self.optimum_row = {b: everything.take([int(np.argmax(np.where(lat <= b, acc, -np.inf)))]) for b in self.budgets}
         self.size = len(everything)
 
     def search(self, strategy: str, budget: float, evaluations: int, seed: int) -> dict:

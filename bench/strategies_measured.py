@@ -40,6 +40,8 @@ NOTES = [
     "bayesian with N <= 20: its 10 seed trials plus TPE's startup trials fill the budget, so it samples at random",
     "predictor arm: the same strategy and seed with --predictor-queries predictor queries (bayesian: --bayesian-max), "
     "its pick measured once on each split; its seconds exclude that measurement",
+    "predicted_optimum: the exhaustive best predicted network under the budget (what a perfect predictor search "
+    "finds), measured once on each split",
 ]
 
 
@@ -120,7 +122,8 @@ def run(problem, args, report: dict, write) -> dict:
     budget = problem.budgets[len(problem.budgets) // 2]
     report.update({"bench": "strategies_measured", "measured_budget": args.measured, "budget_ms": budget,
                    "val_images_search_holdout": list(bench.val_images), "calib_images": args.calib_images,
-                   "rows": [], "summary": [], "notes": NOTES})
+                   "rows": [], "summary": [], "notes": NOTES,
+                   "predicted_optimum": bench._pick(problem.optimum_row[budget])})
     for strategy in args.strategies.split(","):
         queries = args.bayesian_max if strategy == "bayesian" else args.predictor_queries
         rows = []
