@@ -40,6 +40,9 @@ NOTES = [
     "bayesian with N <= 20: its 10 seed trials plus TPE's startup trials fill the budget, so it samples at random",
     "predictor arm: the same strategy and seed with --predictor-queries predictor queries (bayesian: --bayesian-max), "
     "its pick measured once on each split; its seconds exclude that measurement",
+    "measured.found_at: the best network's position in the strategy's history of feasible evaluations (1-based; "
+    "the first `population` (10) are the strategy's initial random population, the same for every strategy at a "
+    "seed (bayesian enqueues the same 10 as its seed trials); nsga2: none, its history keeps only its fronts)",
     "predicted_optimum: the exhaustive best predicted network under the budget (what a perfect predictor search "
     "finds), measured once on each split",
 ]
@@ -84,7 +87,8 @@ class MeasuredBench:
         pick = self._pick(result.best)
         if abs(pick["top1"] - result.fitness) > 1e-12:
             raise RuntimeError(f"{strategy}: the search's best {result.fitness} is not its measured {pick['top1']}")
-        return {**pick, "measured": fitness.measured, "queries_counted": int(result.evaluations),
+        return {**pick, "found_at": _found_at(strategy, result), "measured": fitness.measured,
+                "queries_counted": int(result.evaluations),
                 "seconds": round(result.seconds, 2), "measuring_seconds": round(fitness.seconds, 2)}
 
     def predicted(self, strategy: str, budget: float, n: int, seed: int) -> dict:
@@ -94,6 +98,13 @@ class MeasuredBench:
         pick = self._pick(result.best)
         return {**pick, "queries": int(result.evaluations), "search_seconds": round(result.seconds, 2),
                 "measure_seconds": round(time.perf_counter() - t0, 2)}
+
+
+def _found_at(strategy: str, result) -> int | None:
+    """1-based position of the best network in the search's history (None for NSGA-II: it keeps its fronts)."""
+    if strategy == "nsga2":
+        return None
+    return int(np.argmax(np.concatenate(result.history.fitness) >= result.fitness)) + 1
 
 
 def _settings(evaluations: int, seed: int) -> EvolutionSettings:
