@@ -23,6 +23,13 @@ shared (see ``machine.load_average_1min``).
 
 Prints JSON and writes bench/results/strategies.json and bench/results/strategies_best_so_far.png, both
 rewritten after every strategy (an interrupted run keeps the strategies it finished).
+
+``--measured N``: the small budget of *measured* evaluations instead (bench/strategies_measured.py): each strategy
+spends N fitness queries that measure the network (inherited weights, BN recalibrated, top-1 on digits), next to
+its pick after 10,000 predictor queries, measured once; the middle latency budget; writes
+bench/results/strategies_measured.json.
+
+    .venv/bin/python bench/strategies.py --zoo runs/demo --measured 20 --seeds 3      # ~20 min on 1 shared core
 """
 
 from __future__ import annotations
@@ -88,6 +95,7 @@ class Problem:
         self.front_hv, self.front_points = front_hv(acc, lat, self.ref_cost)
         self.budgets = [round(float(np.quantile(lat, q)), 4) for q in BUDGET_QUANTILES]
         self.optimum = {b: float(acc[lat <= b].max()) for b in self.budgets}
+        self.optimum_row = {b: everything.take([int(np.argmax(np.where(lat <= b, acc, -np.inf)))]) for b in self.budgets}
         self.size = len(everything)
 
     def search(self, strategy: str, budget: float, evaluations: int, seed: int) -> dict:
@@ -167,14 +175,25 @@ def main() -> None:
     parser.add_argument("--bayesian-max", type=int, default=1000, help="skip bayesian above this many evaluations "
                         "(TPE costs ~40 ms per trial here, growing with the trials)")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--result", type=Path, default=ROOT / "results" / "strategies.json")
+    parser.add_argument("--result", type=Path, default=None, help="default: bench/results/strategies.json, "
+                        "or strategies_measured.json with --measured")
     parser.add_argument("--replot", action="store_true", help="only redraw the plot from --result")
+    parser.add_argument("--measured", type=int, default=0, help="N measured evaluations per search instead")
+    parser.add_argument("--predictor-queries", type=int, default=10000, help="with --measured: the predictor arm")
+    parser.add_argument("--val-images", type=int, default=180, help="with --measured: validation images a search "
+                        "measures on (the rest of the split is held out to judge the picks)")
+    parser.add_argument("--calib-images", type=int, default=300, help="with --measured: BN recalibration images")
+    parser.add_argument("--data", default="builtin", help="with --measured: the zoo's dataset")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args()
+    args.result = args.result or ROOT / "results" / ("strategies_measured.json" if args.measured else "strategies.json")
     if args.replot:
         done = json.loads(args.result.read_text())
         plot(done["curves"], args.result.with_name("strategies_best_so_far.png"), done["budgets_ms"][1])
         return
     problem = Problem(args.zoo, args.device)
+    if args.measured:
+        return measured(problem, args)
     report = {"bench": "strategies", "command": "python " + " ".join(sys.argv), "device": problem.device,
               "space": f"{problem.reduced.space.id} ({problem.size:,} networks)", "budgets_ms": problem.budgets,
               "budget_quantiles": BUDGET_QUANTILES, "seeds": args.seeds,
@@ -201,6 +220,25 @@ def main() -> None:
         args.result.write_text(json.dumps(report, indent=1) + "\n")
         plot(report["curves"], args.result.with_name("strategies_best_so_far.png"), problem.budgets[1])
     print(json.dumps(report, indent=1))
+
+
+def measured(problem: Problem, args) -> None:
+    import strategies_measured
+    import torch
+
+    torch.set_num_threads(args.threads)
+    report = {"command": "python " + " ".join(sys.argv), "device": problem.device, "machine": machine.describe(),
+              "space": f"{problem.reduced.space.id} ({problem.size:,} networks)", "seeds": args.seeds,
+              "note": "only the middle latency budget (of bench/strategies.py's three); wall-clock seconds on a "
+                      "machine whose cores other jobs shared (load in machine)"}
+
+    def write(done: dict) -> None:
+        done.update(total_seconds=round(time.perf_counter() - t0, 1), time=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        args.result.parent.mkdir(parents=True, exist_ok=True)
+        args.result.write_text(json.dumps(done, indent=1) + "\n")
+
+    t0 = time.perf_counter()
+    print(json.dumps(strategies_measured.run(problem, args, report, write), indent=1))
 
 
 if __name__ == "__main__":
