@@ -18,7 +18,7 @@ from ofa.validation import validate_model
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)  # a Python caller's edits are checked too
 
 
 class SupernetSource(_Strict):
