@@ -99,9 +99,9 @@ def parse_trtexec(text: str, model_id: str = "", metric: str = "GPU Compute Time
     return Timing(model_id, summary=summary)
 
 
-# ----- the pushed bench_script.py ----------------------------------------------------------------------
+# ----- the pushed timing_payload.py ----------------------------------------------------------------------
 def parse_script_line(line: str) -> Optional[dict[str, Any]]:
-    """One JSON event of ``bench_script.py``; ``None`` for a non-JSON line (runtime chatter)."""
+    """One JSON event of ``timing_payload.py``; ``None`` for a non-JSON line (runtime chatter)."""
     line = line.strip()
     if not line.startswith("{"):
         return None
@@ -115,12 +115,12 @@ def parse_script_line(line: str) -> Optional[dict[str, Any]]:
 def timing_from_event(event: dict[str, Any], output: str) -> Timing:
     samples = event.get("samples_ms")
     if not isinstance(samples, list) or not samples or not all(_valid_ms(s) for s in samples):
-        raise _fail(f"bench_script (result for {event.get('id')!r} has no valid samples)", output)
+        raise _fail(f"timing payload (result for {event.get('id')!r} has no valid samples)", output)
     anchor = event.get("anchor_samples_ms") or None
     if anchor is not None and not (isinstance(anchor, list) and all(_valid_ms(s) for s in anchor)):
-        raise _fail(f"bench_script (result for {event.get('id')!r} has invalid anchor samples)", output)
+        raise _fail(f"timing payload (result for {event.get('id')!r} has invalid anchor samples)", output)
     if "id" not in event:
-        raise _fail("bench_script (a result without an id)", output)
+        raise _fail("timing payload (a result without an id)", output)
     return Timing(str(event["id"]), samples_ms=[float(s) for s in samples],
                   anchor_samples_ms=[float(s) for s in anchor] if anchor else None)
 

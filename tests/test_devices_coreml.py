@@ -43,7 +43,7 @@ def test_micro_model_is_one_zip_holding_a_loadable_package(zipped, tmp_path):
 
 @pytest.mark.skipif(not LINUX, reason="checks what Linux reports; on macOS the runtime really runs")
 @pytest.mark.slow
-def test_bench_script_reaches_the_macos_boundary_and_says_so(zipped, tmp_path):
+def test_timing_payload_reaches_the_macos_boundary_and_says_so(zipped, tmp_path):
     jobs = tmp_path / "jobs.json"
     jobs.write_text(json.dumps({"runtime": "coreml", "options": {"compute_units": "CPU_ONLY"}, "repeats": 2,
                                 "models": [{"id": "m", "path": str(zipped), "input_shape": [1, 3, 8, 8]}]}))

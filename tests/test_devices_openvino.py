@@ -22,7 +22,7 @@ def test_device_check_passes_and_fingerprints_openvino():
     assert "f32 inference precision" in report["fingerprint"]["runtime"]
 
 
-def test_bench_script_refuses_a_model_it_cannot_compile(tmp_path):
+def test_timing_payload_refuses_a_model_it_cannot_compile(tmp_path):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not a model")
     jobs = tmp_path / "jobs.json"

@@ -57,7 +57,7 @@ def test_runner_rejects_a_corrupt_program(tmp_path):
 
 
 @pytest.mark.slow
-def test_device_check_and_bench_script_with_executorch(exported):
+def test_device_check_and_timing_payload_with_executorch(exported):
     from devices.catalog import get_device
     from devices.check import check_device
 

@@ -68,7 +68,7 @@ def test_runner_spec_rejects_max_passes_below_passes():
         DeviceSpec.from_dict({"name": "x", "runner": {"passes": 3, "max_passes": 2}})
 
 
-def test_bench_script_interleaves_anchor_rounds(tmp_path):
+def test_timing_payload_interleaves_anchor_rounds(tmp_path):
     """The pushed script itself (real onnxruntime): 7 repeats in 3 rounds, each after an anchor round."""
     from devices.runners.script import SCRIPT
     from latency.blocks import enumerate_blocks

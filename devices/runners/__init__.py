@@ -1,6 +1,6 @@
 """Runners: what measures on the device, and how its output is read.
 
-``onnxruntime``, ``litert`` and ``pytorch`` push :mod:`devices.bench_script` and read its JSON lines;
+``onnxruntime``, ``litert`` and ``pytorch`` push :mod:`devices.timing_payload` and read its JSON lines;
 ``benchmark_model`` (TFLite, Android) and ``trtexec`` (TensorRT, Jetson) run the vendor tool once per
 model and parse its text output. New runners register themselves in :data:`RUNNERS`.
 """

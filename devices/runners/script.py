@@ -1,4 +1,4 @@
-"""Runners that push ``bench_script.py`` and read its JSON lines: onnxruntime, LiteRT, PyTorch, OpenVINO, ExecuTorch,
+"""Runners that push ``timing_payload.py`` and read its JSON lines: onnxruntime, LiteRT, PyTorch, OpenVINO, ExecuTorch,
 Core ML (macOS)."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from devices.transports.base import Transport, tail
 from ofa.errors import DeviceError
 
 log = logging.getLogger(__name__)
-SCRIPT = Path(__file__).resolve().parent.parent / "bench_script.py"
-SCRIPT_NAME = "ofa_bench_script.py"
+SCRIPT = Path(__file__).resolve().parent.parent / "timing_payload.py"
+SCRIPT_NAME = "ofa_timing_payload.py"
 
 
 class ScriptRunner(Runner):
