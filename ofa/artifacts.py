@@ -218,6 +218,10 @@ def load_supernet(path: "str | Path"):
 
     path = Path(path)
     manifest = read_manifest(path, "supernet")
+    if manifest.get("family") == "resnet":  # an OFA-ResNet supernet (ofa.resnet_artifacts)
+        from ofa.resnet_artifacts import load_resnet_supernet
+
+        return load_resnet_supernet(path, manifest)
     space, info = _space_and_info(path, manifest)
     net = OFASupernet(space, info.num_classes, info.dropout)
     _load_weights(path, net, manifest)
@@ -240,6 +244,10 @@ def load_subnet(path: "str | Path", subnet=None):
 
     path = Path(path)
     manifest = read_manifest(path)
+    if manifest.get("family") == "resnet":  # an OFA-ResNet artifact (ofa.resnet_artifacts)
+        from ofa.resnet_artifacts import load_resnet_subnet
+
+        return load_resnet_subnet(path, manifest, subnet)
     space, info = _space_and_info(path, manifest)
     if manifest["kind"] == "supernet":
         if subnet is None:
