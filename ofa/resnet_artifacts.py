@@ -14,8 +14,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ofa.artifacts import (MANIFEST, SUBNET_JSON, WEIGHTS, ModelInfo, _load_weights, _save_weights,
-                           _write_manifest)
+from ofa.artifact_files import MANIFEST, SUBNET_JSON, WEIGHTS, ModelInfo, load_weights, save_weights, write_manifest
 from ofa.errors import ArtifactError, ConfigError
 from ofa.io import atomic_write_json, read_json_file, sha256_file
 from ofa.spaces.resnet import OFA_RESNET50, ResNetConfig, ResNetSpace
@@ -78,8 +77,8 @@ def save_resnet_supernet(net, out: "str | Path", info: ModelInfo) -> Path:
     """Write an OFA-ResNet supernet artifact (weights, then manifest) to directory ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    files = {WEIGHTS: _save_weights(net, out / WEIGHTS)}
-    _write_manifest(out, "supernet", net.space, info, files, {"family": FAMILY})
+    files = {WEIGHTS: save_weights(net, out / WEIGHTS)}
+    write_manifest(out, "supernet", net.space, info, files, {"family": FAMILY})
     return out
 
 
@@ -88,8 +87,8 @@ def save_resnet_subnet(net, out: "str | Path", info: ModelInfo, extra: dict | No
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / SUBNET_JSON, net.config.to_dict())
-    files = {WEIGHTS: _save_weights(net, out / WEIGHTS), SUBNET_JSON: sha256_file(out / SUBNET_JSON)}
-    _write_manifest(out, "subnet", net.space, info, files,
+    files = {WEIGHTS: save_weights(net, out / WEIGHTS), SUBNET_JSON: sha256_file(out / SUBNET_JSON)}
+    write_manifest(out, "subnet", net.space, info, files,
                     {"family": FAMILY, "subnet": net.config.to_dict(), **(extra or {})})
     return out
 
@@ -112,7 +111,7 @@ def load_resnet_supernet(path: Path, manifest: dict):
 
     space, info = _space_and_info(path, manifest)
     net = OFAResNet(space, info.num_classes, info.dropout)
-    _load_weights(path, net, manifest)
+    load_weights(path, net, manifest)
     net.info = info
     return net.eval()
 
@@ -135,6 +134,6 @@ def load_resnet_subnet(path: Path, manifest: dict, subnet=None):
         if subnet is not None and read_resnet_config(subnet, space) != cfg:
             raise ConfigError(f"{path} holds sub-network {config_summary(cfg)}, not the one passed")
         net = StaticResNet(space, cfg, info.num_classes, info.dropout)
-        _load_weights(path, net, manifest)
+        load_weights(path, net, manifest)
     net.info = info
     return net.eval()
