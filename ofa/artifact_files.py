@@ -22,7 +22,7 @@ from ofa.io import atomic_write, atomic_write_json, read_json_file, sha256_file
 from ofa.manifest import ManifestHeader
 from ofa.version import __version__
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("ofa.artifacts")  # the logger name of these messages before the split
 SCHEMA_VERSION = 1
 HEADERS = {kind: ManifestHeader(kind, SCHEMA_VERSION) for kind in ("supernet", "subnet")}
 WEIGHTS = "weights.safetensors"

@@ -62,31 +62,54 @@ def test_imported_supernet_artifact_is_verified_and_reproduces_the_official_logi
             torch.testing.assert_close(net(inputs[f"x{i}"]), outputs[f"y{i}"], rtol=0, atol=ATOL)
 
 
-def test_extract_then_export_to_onnx_keeps_the_official_logits(imported, official, tmp_path):
+CASE = 2  # stem-skipping, mixed widths, resolution 64
+
+
+@pytest.fixture(scope="module")
+def extracted(imported, official):
+    cases, _, _ = official
+    result = _cli("extract", imported / "supernet", "--subnet", _write_case(imported / "cfg.json", cases[CASE]),
+                  "--out", imported / "sub")
+    assert result.exit_code == 0, result.output
+    return imported / "sub"
+
+
+def _export(subnet: Path, out: Path, fmt: str) -> dict:
+    result = _cli("export", subnet, "--out", out, "--format", fmt, "--calib-images", "8", "--val-images", "8")
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "export_report.json").read_text())
+    exported = report["results"][0]
+    assert exported["status"] == "passed" and exported["runtime_parity"] == "verified"
+    assert exported["outputs"]["logits"]["max_abs_diff"] < 1e-4
+    return exported
+
+
+def test_extracted_artifact_reproduces_the_official_logits(extracted, official):
     cases, inputs, outputs = official
-    i = 2  # stem-skipping, mixed widths, resolution 64
-    result = _cli("extract", imported / "supernet", "--subnet", _write_case(tmp_path / "cfg.json", cases[i]),
-                  "--out", tmp_path / "sub")
-    assert result.exit_code == 0, result.output
-    static = load_subnet(tmp_path / "sub")
+    static = load_subnet(extracted)
     assert type(static).__name__ == "StaticResNet" and len(static.input_stem) == 2  # the stem conv skipped
+    assert static.config.d == tuple(cases[CASE]["d"]) and "sha256" in verify_model(extracted)[0]
     with torch.no_grad():
-        torch.testing.assert_close(static(inputs[f"x{i}"]), outputs[f"y{i}"], rtol=0, atol=ATOL)
-    result = _cli("export", tmp_path / "sub", "--out", tmp_path / "export", "--format", "onnx", "--calib-images", "8",
-                  "--val-images", "8")
-    assert result.exit_code == 0, result.output
-    report = json.loads((tmp_path / "export" / "export_report.json").read_text())
-    onnx = report["results"][0]
-    assert onnx["status"] == "passed" and onnx["runtime_parity"] == "verified"
-    assert onnx["outputs"]["logits"]["max_abs_diff"] < 1e-4
+        torch.testing.assert_close(static(inputs[f"x{CASE}"]), outputs[f"y{CASE}"], rtol=0, atol=ATOL)
+
+
+def test_export_to_onnx_keeps_the_official_logits(extracted, official, tmp_path):
+    cases, inputs, outputs = official
+    _export(extracted, tmp_path / "export", "onnx")
     meta = json.loads((tmp_path / "export" / "metadata.json").read_text())
-    assert meta["space"] == SPACE["id"] and meta["subnet"]["d"] == cases[i]["d"] and meta["resolution"] == 64
+    assert meta["space"] == SPACE["id"] and meta["subnet"]["d"] == cases[CASE]["d"] and meta["resolution"] == 64
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(tmp_path / "export" / "model_fp32.onnx"))
     name = session.get_inputs()[0].name  # the export has a static batch of 1
-    got = np.concatenate([session.run(None, {name: x[None]})[0] for x in inputs[f"x{i}"].numpy()])
-    torch.testing.assert_close(torch.from_numpy(got), outputs[f"y{i}"], rtol=0, atol=1e-4)
+    got = np.concatenate([session.run(None, {name: x[None]})[0] for x in inputs[f"x{CASE}"].numpy()])
+    torch.testing.assert_close(torch.from_numpy(got), outputs[f"y{CASE}"], rtol=0, atol=1e-4)
+
+
+def test_export_to_tflite_passes_its_parity_validation(extracted, tmp_path):
+    pytest.importorskip("litert_torch")
+    exported = _export(extracted, tmp_path / "export", "tflite")
+    assert exported["format"] == "tflite" and (tmp_path / "export" / "model_fp32.tflite").is_file()
 
 
 def test_extract_with_bn_recalibration_records_it_and_changes_the_statistics(imported, official, tmp_path):
