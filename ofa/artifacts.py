@@ -74,14 +74,27 @@ def _space_and_info(path: Path, manifest: dict) -> tuple[SearchSpace, ModelInfo]
                             "restore the manifest, or re-create the artifact") from None
 
 
-def load_supernet(path: "str | Path"):
-    """Load a supernet directory; returns an :class:`~ofa.nn.supernet.OFASupernet` with ``.info``."""
+def refuse_resnet(path: Path, manifest: dict) -> dict:
+    """``manifest`` unless it is an OFA-ResNet supernet's, which the search-space commands cannot take yet."""
+    if manifest.get("family") == "resnet":
+        raise ConfigError(f"{path} is an OFA-ResNet supernet: `ofa extract`, `ofa export` and `ofa verify` take it, "
+                          "but search, accuracy/proxy tables, training and the zoo take MobileNetV3/ProxylessNAS "
+                          "supernets only (docs/official_spaces.md)")
+    return manifest
+
+
+def load_supernet(path: "str | Path", search_space_only: bool = False):
+    """Load a supernet directory; returns an :class:`~ofa.nn.supernet.OFASupernet` with ``.info`` (or an
+    :class:`~ofa.nn.resnet.OFAResNet` for an OFA-ResNet one, which ``search_space_only`` refuses)."""
     from ofa.nn.supernet import OFASupernet
 
     path = Path(path)
     manifest = read_manifest(path, "supernet")
     if manifest.get("family") == "resnet":  # an OFA-ResNet supernet (ofa.resnet_artifacts)
         from ofa.resnet_artifacts import load_resnet_supernet
+
+        if search_space_only:
+            refuse_resnet(path, manifest)
 
         return load_resnet_supernet(path, manifest)
     space, info = _space_and_info(path, manifest)

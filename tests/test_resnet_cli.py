@@ -163,4 +163,14 @@ def test_bad_checkpoints_are_typed_errors_naming_what_was_expected(tmp_path):
     result = _cli("import-official", SMALL / "supernet_state_dict.pt", "--out", tmp_path / "d",
                   "--space", "ofa_mbv3_d234_e346_k357_w1.0")
     assert result.exit_code == ConfigError.exit_code and "ofa_resnet50" in result.output
-    assert not any((tmp_path / d).exists() for d in "abcd")
+    torch.save({"first_conv.conv.weight": torch.zeros(16, 3, 3, 3)}, tmp_path / "mbv3.pt")
+    result = _cli("import-official", tmp_path / "mbv3.pt", "--out", tmp_path / "e", "--space", "ofa_resnet50")
+    assert result.exit_code == ArtifactError.exit_code and "input_stem" in result.output
+    assert not any((tmp_path / d).exists() for d in "abcde")
+
+
+def test_search_space_commands_refuse_a_resnet_supernet_with_a_config_error(imported, tmp_path):
+    acc = _cli("acc", "build", "--supernet", imported / "supernet", "--data", "builtin", "--out", tmp_path / "acc")
+    search = _cli("search", "--supernet", imported / "supernet", "--acc-predictor", tmp_path / "acc")
+    for result in (acc, search):
+        assert result.exit_code == ConfigError.exit_code and "OFA-ResNet supernet" in result.output, result.output
