@@ -10,8 +10,9 @@ A config is the official selection: ``d`` (5: the stem, then one per stage; a st
 skips the stem's residual conv, the *stem-skipping rule*), ``e`` (one expand ratio per block slot, 18),
 ``w`` (6 width-multiplier *indices*: the stem's two convs, then one per stage) and the resolution ``r``.
 This family is not a :class:`~ofa.spaces.SearchSpace` (no kernel choices, float expand ratios, a width
-dimension), so it lives beside the registry: import, extraction, FLOPs/params and parity are supported;
-latency tables, search and export are not wired to it yet.
+dimension), so it lives beside the registry: import (also ``ofa import-official``), extraction (``ofa
+extract``), export, FLOPs/params and parity are supported; latency tables, search and training are not
+wired to it yet.
 """
 
 from __future__ import annotations
