@@ -140,7 +140,8 @@ def shape_mismatch(expected: dict[str, torch.Tensor], found: dict[str, torch.Ten
 
 
 def mismatch_error(file: Path, manifest: dict, problems: list[str], found: dict) -> ArtifactError:
-    head, classes = found.get("classifier.weight"), manifest.get("num_classes")
+    head = found.get("classifier.weight", found.get("classifier.linear.weight"))  # MBv3/ProxylessNAS, ResNet
+    classes = manifest.get("num_classes")
     hint = ""
     if head is not None and head.dim() and int(head.shape[0]) != classes:
         hint = f" The weights have {int(head.shape[0])} classes; the manifest says num_classes={classes}."

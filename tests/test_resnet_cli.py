@@ -147,6 +147,15 @@ def test_a_tampered_resnet_artifact_is_an_artifact_error(imported, tmp_path):
     weights.write_bytes(weights.read_bytes()[:-8] + b"\0" * 8)
     with pytest.raises(ArtifactError, match="sha256"):
         load_supernet(tmp_path / "copy")
+    shutil.copytree(imported / "supernet", tmp_path / "edited")
+    manifest = json.loads((tmp_path / "edited" / "manifest.json").read_text())
+    (tmp_path / "edited" / "manifest.json").write_text(json.dumps(manifest | {"num_classes": 7}))
+    with pytest.raises(ArtifactError, match="The weights have 10 classes; the manifest says num_classes=7"):
+        load_supernet(tmp_path / "edited")
+    manifest["space"]["w_choices"] = [0.06, 0.09, 0.15]  # the widest stage no longer fits the weights
+    (tmp_path / "edited" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="shape"):
+        load_supernet(tmp_path / "edited")
 
 
 def test_bad_checkpoints_are_typed_errors_naming_what_was_expected(tmp_path):
