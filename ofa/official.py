@@ -87,11 +87,12 @@ def infer_space(state: dict[str, torch.Tensor]) -> SearchSpace:
     if stem is None:
         stem = next((v for k, v in state.items() if normalize_key(k) == "first_conv.conv.weight"), None)
     if stem is None and any(normalize_key(k).startswith("input_stem.") for k in state):
-        raise ConfigError("this is an OFA-ResNet checkpoint (input_stem.*): the CLI and training take MobileNetV3 and "
-                          "ProxylessNAS supernets only; load it from Python with "
-                          "ofa.official_resnet.import_official_resnet(path) (see docs/official_spaces.md)")
+        raise ConfigError("this is an OFA-ResNet checkpoint (input_stem.*): training and the zoo take MobileNetV3 and "
+                          "ProxylessNAS supernets only; import it with `ofa import-official` (then `ofa extract`, "
+                          "`ofa export`) or ofa.official_resnet.import_official_resnet(path) (see docs/official_spaces.md)")
     if stem is None:
-        raise ArtifactError("checkpoint has no first_conv.conv.weight: not an OFA-MobileNetV3/ProxylessNAS supernet")
+        raise ArtifactError("checkpoint has no first_conv.conv.weight (MobileNetV3/ProxylessNAS) and no input_stem.* "
+                            "(ResNet50): not an official OFA supernet checkpoint")
     proxyless = any(normalize_key(k).startswith("feature_mix_layer.bn.") for k in state)
     space_id = _STEMS.get(stem.shape[0])
     if space_id is None or space_id.startswith("ofa_proxyless") != proxyless:
@@ -119,9 +120,13 @@ def convert_state_dict(state: dict[str, torch.Tensor], space: SearchSpace) -> tu
 
 def import_official(path: "str | Path", space: "SearchSpace | str | None" = None):
     """Build an :class:`~ofa.nn.supernet.OFASupernet` holding an official checkpoint's weights."""
+    return import_official_state(read_checkpoint(path), space)
+
+
+def import_official_state(state: dict[str, torch.Tensor], space: "SearchSpace | str | None" = None):
+    """:func:`import_official` of a checkpoint already read."""
     from ofa.nn.supernet import OFASupernet
 
-    state = read_checkpoint(path)
     space = get_space(space) if space is not None else infer_space(state)
     converted, num_classes = convert_state_dict(state, space)
     net = OFASupernet(space, num_classes)

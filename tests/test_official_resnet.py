@@ -115,12 +115,3 @@ def test_an_extracted_sub_network_exports_to_onnx_with_parity(tmp_path):
     meta = json.loads((tmp_path / "out" / "metadata.json").read_text())
     assert meta["space"] == "ofa_resnet50" and meta["subnet"]["w"] == [0] * 6
 
-
-def test_the_cli_importer_names_the_python_api_for_a_resnet_checkpoint(tmp_path):
-    from typer.testing import CliRunner
-
-    from ofa.cli.main import app
-
-    result = CliRunner().invoke(app, ["import-official", str(SMALL / "supernet_state_dict.pt"), "--out", str(tmp_path / "o")])
-    assert result.exit_code == ConfigError.exit_code and "import_official_resnet" in result.output
-    assert "Traceback" not in result.output and not (tmp_path / "o").exists()

@@ -63,20 +63,24 @@ def space_show(space: str = typer.Argument(..., help="Space id or a JSON/YAML sp
 def import_official_cmd(
     checkpoint: Path = typer.Argument(..., help="Official OFA checkpoint (.pth/.pt state dict or {'state_dict': ...})."),
     out_dir: Path = typer.Option(..., "--out", help="Supernet directory to write."),
-    space: Optional[str] = typer.Option(None, help="Space id (default: inferred from the checkpoint)."),
+    space: Optional[str] = typer.Option(None, help="Space id, or a ResNet space JSON/YAML file (default: inferred from "
+                                        "the checkpoint; OFA-ResNet checkpoints default to ofa_resnet50)."),
     labels: Optional[Path] = typer.Option(None, help="Text file with one class name per line."),
 ) -> None:
-    """Convert an official Once-for-All MobileNetV3 checkpoint into a supernet directory."""
+    """Convert an official Once-for-All checkpoint (MobileNetV3, ProxylessNAS or ResNet50) into a supernet directory."""
     from ofa.artifacts import ModelInfo, save_supernet
     from ofa.io import sha256_file
-    from ofa.official import import_official
+    from ofa.nn.resnet import OFAResNet
+    from ofa.official_resnet import import_official_any
+    from ofa.resnet_artifacts import save_resnet_supernet
 
-    net = import_official(checkpoint, space)
+    net = import_official_any(checkpoint, space)
     names = _read_labels(labels, net.num_classes)
     info = ModelInfo(num_classes=net.num_classes, labels=names,
                      config={"command": "import-official", "space": net.space.id},
                      inputs={"checkpoint": {"path": str(checkpoint), "sha256": sha256_file(checkpoint)}})
-    save_supernet(net, out_dir, info)
+    save = save_resnet_supernet if isinstance(net, OFAResNet) else save_supernet
+    save(net, out_dir, info)
     out.print(f"imported {checkpoint} -> {out_dir} (space {net.space.id}, {net.num_classes} classes)")
 
 
@@ -84,7 +88,7 @@ def import_official_cmd(
 @handle_errors
 def extract(
     supernet: Path = typer.Argument(..., help="Supernet directory."),
-    subnet: Path = typer.Option(..., "--subnet", help="Sub-network config JSON (ks/e/d/r)."),
+    subnet: Path = typer.Option(..., "--subnet", help="Sub-network config JSON (ks/e/d/r; ResNet: the official d/e/w lists and r)."),
     out_dir: Path = typer.Option(..., "--out", help="Directory for the static sub-network."),
     bn_calib: Optional[str] = typer.Option(None, "--bn-calib", help="Recalibrate BN on 'builtin', 'cifar10' or a dataset path."),
     calib_images: int = typer.Option(2000, help="Images for BN recalibration."),

@@ -40,7 +40,7 @@ def acc_build(
     from ofa.search.acc_predictor import fit_and_evaluate
     from ofa.search.accuracy_table import ACC_LOCK_WHY, build_accuracy_table
 
-    net = load_supernet(supernet)
+    net = load_supernet(supernet, search_space_only=True)
     source = open_dataset(data)
     with directory_lock(out_dir, "acc", ACC_LOCK_WHY), progress() as bar:  # table and predictor: one writer
         task = bar.add_task("sub-networks", total=samples)
@@ -74,7 +74,7 @@ def search_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Best sub-network under latency/FLOPs/params budgets on each device, or Pareto fronts."""
-    from ofa.artifacts import read_manifest
+    from ofa.artifacts import read_manifest, refuse_resnet
     from ofa.errors import ConfigError
     from ofa.search.acc_predictor import AccuracyPredictor
     from ofa.search.api import SearchProblem, history_frame, pareto, search_many, write_results
@@ -87,7 +87,7 @@ def search_cmd(
         raise ConfigError(f"--strategy {strategy!r} is not one of {list(STRATEGIES)}")
     if evaluations is not None and evaluations < 1:
         raise ConfigError(f"--evaluations must be at least 1, got {evaluations}")
-    manifest = read_manifest(supernet, "supernet")
+    manifest = refuse_resnet(supernet, read_manifest(supernet, "supernet"))
     space = SearchSpace.from_dict(manifest["space"])
     predictor = AccuracyPredictor.load(acc_predictor)
     costs = {}
@@ -173,7 +173,7 @@ def proxy_score(
 
     settings = ProxySettings(tuple(p.strip() for p in proxies.split(",") if p.strip()), batches, batch_size, seed)
     check_out(out_file)
-    net = load_supernet(supernet)
+    net = load_supernet(supernet, search_space_only=True)
     weights = supernet_weights_hash(supernet)
     items = candidates(net, n if n is not None or acc is not None else 100, seed, acc, weights)
     provenance = {"supernet_sha256": weights, "data": data, "acc": str(acc) if acc else None}

@@ -10,12 +10,14 @@ A config is the official selection: ``d`` (5: the stem, then one per stage; a st
 skips the stem's residual conv, the *stem-skipping rule*), ``e`` (one expand ratio per block slot, 18),
 ``w`` (6 width-multiplier *indices*: the stem's two convs, then one per stage) and the resolution ``r``.
 This family is not a :class:`~ofa.spaces.SearchSpace` (no kernel choices, float expand ratios, a width
-dimension), so it lives beside the registry: import, extraction, FLOPs/params and parity are supported;
-latency tables, search and export are not wired to it yet.
+dimension), so it lives beside the registry: import (also ``ofa import-official``), extraction (``ofa
+extract``), export, FLOPs/params and parity are supported; latency tables, search and training are not
+wired to it yet.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -93,14 +95,16 @@ class ResNetConfig:
 
     @classmethod
     def from_dict(cls, data: dict, space: ResNetSpace) -> "ResNetConfig":
-        unknown = sorted(set(data) - {"space", "d", "e", "w", "r"})
+        if not isinstance(data, dict):
+            raise ConfigError(f"a ResNet config is a JSON object with d, e, w and r, got {type(data).__name__}")
+        unknown = sorted(set(data) - {"space", "d", "e", "w", "r"}, key=str)
         if unknown:
             raise ConfigError(f"unknown ResNet config key(s) {unknown}; valid: space, d, e, w, r")
-        try:
-            cfg = cls(tuple(int(v) for v in data["d"]), tuple(float(v) for v in data["e"]),
-                      tuple(int(v) for v in data["w"]), int(data["r"]), space.id)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"a ResNet config needs d, e, w (lists) and r: {exc}") from None
+        missing = [k for k in ("d", "e", "w", "r") if k not in data]
+        if missing:
+            raise ConfigError(f"the ResNet config lacks {missing}; it needs d, e, w (lists) and r")
+        cfg = cls(_numbers(data["d"], "d", True), _numbers(data["e"], "e", False), _numbers(data["w"], "w", True),
+                  _number(data["r"], "r", True), space.id)
         return cfg.validate(space)
 
     def to_dict(self) -> dict:
@@ -133,6 +137,30 @@ class ResNetConfig:
         """``(stage, slot)`` of the blocks that run: each stage drops its last ``max(d) - d`` blocks."""
         return [(s, slot) for s, slots in enumerate(space.stage_blocks)
                 for slot in slots[:len(slots) - (max(space.d_choices) - self.d[1 + s])]]
+
+
+def _numbers(values, name: str, integral: bool) -> tuple:
+    if not isinstance(values, (list, tuple)):
+        raise ConfigError(f"'{name}' must be a list of numbers, got {values!r}")
+    return tuple(_number(v, name, integral) for v in values)
+
+
+def _number(value, name: str, integral: bool) -> "int | float":
+    """A JSON number (no bool, no string); ``integral``: a whole one (``160.0`` is read as 160, 1.5 refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and not math.isfinite(value)):
+        raise ConfigError(f"'{name}' must hold finite numbers, got {value!r}")
+    if isinstance(value, int):
+        return value if integral else _as_float(value, name)
+    if integral and not value.is_integer():
+        raise ConfigError(f"'{name}' must hold integers, got {value!r}")
+    return int(value) if integral else value
+
+
+def _as_float(value: int, name: str) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond any float
+        raise ConfigError(f"'{name}' holds {value}, far outside its choices") from None
 
 
 OFA_RESNET50 = ResNetSpace()

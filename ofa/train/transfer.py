@@ -41,9 +41,9 @@ def init_space_id(init: "str | Path") -> str:
         from ofa.official import infer_space, read_checkpoint
 
         return infer_space(read_checkpoint(path)).id
-    from ofa.artifacts import read_manifest
+    from ofa.artifacts import read_manifest, refuse_resnet
 
-    return str(read_manifest(path, "supernet")["space"]["id"])
+    return str(refuse_resnet(path, read_manifest(path, "supernet"))["space"]["id"])
 
 
 def init_head_classes(init: "str | Path") -> int:
@@ -71,7 +71,7 @@ def load_init(init: "str | Path"):
         return import_official(path)
     from ofa.artifacts import load_supernet
 
-    return load_supernet(path)
+    return load_supernet(path, search_space_only=True)
 
 
 @torch.no_grad()

@@ -63,7 +63,7 @@ class ZooBuilder:
         self.out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.out / "zoo_config.json", self.config.model_dump(mode="json"))
         supernet_dir = self._timed("supernet", self.supernet)
-        supernet = load_supernet(supernet_dir)
+        supernet = load_supernet(supernet_dir, search_space_only=True)
         source = open_dataset(self.config.data)
         devices = {t.device: DeviceState(t, self.work / "luts" / safe_name(t.device), declared_stat(t))
                    for t in self.config.devices}
