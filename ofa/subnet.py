@@ -36,10 +36,10 @@ class SubnetConfig:
         """Build and validate a config. ``space`` defaults to the one named in ``data``."""
         if not isinstance(data, dict):
             raise ConfigError(f"a sub-network config must be a JSON object with keys {list(_KEYS)}, got {type(data).__name__}")
+        data = _from_official_form(data)
         unknown = sorted(set(data) - set(_KEYS) - {"resolution"}, key=str)
         if unknown:
             raise ConfigError(f"unknown sub-network config key(s) {unknown}; valid keys: {list(_KEYS)}")
-        data = dict(data)
         if "resolution" in data:  # accept OFA's spelling
             if "r" in data:
                 raise ConfigError("give the resolution once, as 'r' (not both 'r' and 'resolution')")
@@ -196,6 +196,19 @@ class SubnetConfig:
 def _smallest_choice_for(space: SearchSpace, stage: int, blocks: int) -> int:
     """The smallest ``d`` choice under which ``stage`` runs ``blocks`` blocks (``blocks`` itself if none does)."""
     return next((d for d in space.d_choices if space.effective_depth(stage, d) == blocks), blocks)
+
+
+def _from_official_form(data: dict) -> dict:
+    """A copy of ``data`` in our form, also accepting the official OFA tools' net configs, e.g.
+    ``{"wid": None, "ks": [...], "e": [...], "d": [...], "r": [224]}``: the resolution as a one-element list and
+    ``wid`` unset (MobileNetV3 and ProxylessNAS have no width choice). Anything else is left to validation."""
+    data = dict(data)
+    if "wid" in data and data["wid"] is None:
+        del data["wid"]
+    r = data.get("r")
+    if isinstance(r, list) and len(r) == 1:
+        data["r"] = r[0]
+    return data
 
 
 def _resolve_space(space) -> SearchSpace:

@@ -74,6 +74,17 @@ def test_ofa_resolution_spelling_accepted():
     assert SubnetConfig.from_dict(data).r == 224
 
 
+def test_the_official_tools_net_config_form_is_accepted():
+    """OFA's finder and datasets write {"wid": None, ..., "r": [224]}; a set width or two resolutions are refused."""
+    data = SubnetConfig.largest(MBV3).to_dict()
+    official = {"wid": None, "ks": data["ks"], "e": data["e"], "d": data["d"], "r": [data["r"]]}
+    assert SubnetConfig.from_dict(official, MBV3) == SubnetConfig.largest(MBV3)
+    with pytest.raises(ConfigError, match="unknown sub-network config key"):
+        SubnetConfig.from_dict(official | {"wid": 1.2}, MBV3)
+    with pytest.raises(ConfigError, match="'r' must hold integers"):
+        SubnetConfig.from_dict(official | {"r": [224, 160]}, MBV3)
+
+
 def test_canonical_ignores_unused_slots():
     space = get_space(MBV3)
     a = SubnetConfig.sample(space, 0, d=(2,))
