@@ -103,6 +103,21 @@ def read_manifest(path: "str | Path", kind: str | None = None) -> dict:
     return header.check(manifest, path / MANIFEST, "re-create the artifact with the command that made it")
 
 
+def space_and_info(path: Path, manifest: dict, parse_space, what: str = "space") -> tuple[Any, ModelInfo]:
+    """The space (``parse_space(manifest["space"])``) and model info a manifest describes; an edited, invalid
+    manifest is an ArtifactError."""
+    from ofa.errors import ConfigError
+
+    try:
+        return parse_space(manifest["space"]), ModelInfo.from_manifest(manifest)
+    except ConfigError as exc:
+        raise ArtifactError(f"{path / MANIFEST} describes an invalid {what}: {exc}. Restore the manifest, or "
+                            "re-create the artifact") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{path / MANIFEST} lacks or has an invalid field ({type(exc).__name__}: {exc}); "
+                            "restore the manifest, or re-create the artifact") from None
+
+
 def read_verified(path: Path, manifest: dict, name: str) -> bytes:
     """The bytes of ``path/name``, checked against the sha256 the manifest records (one read, one hash)."""
     file = path / name

@@ -35,6 +35,7 @@ from ofa.artifact_files import (  # noqa: F401
     read_verified,
     save_weights,
     shape_mismatch,
+    space_and_info,
     write_manifest,
 )
 from ofa.errors import ArtifactError, ConfigError
@@ -63,15 +64,7 @@ def save_subnet(net, out: "str | Path", info: ModelInfo, extra: dict | None = No
 
 
 def _space_and_info(path: Path, manifest: dict) -> tuple[SearchSpace, ModelInfo]:
-    """The space and model info a manifest describes; an edited, invalid manifest is an ArtifactError."""
-    try:
-        return SearchSpace.from_dict(manifest["space"]), ModelInfo.from_manifest(manifest)
-    except ConfigError as exc:
-        raise ArtifactError(f"{path / MANIFEST} describes an invalid space: {exc}. Restore the manifest, or "
-                            "re-create the artifact") from None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ArtifactError(f"{path / MANIFEST} lacks or has an invalid field ({type(exc).__name__}: {exc}); "
-                            "restore the manifest, or re-create the artifact") from None
+    return space_and_info(path, manifest, SearchSpace.from_dict)
 
 
 def refuse_resnet(path: Path, manifest: dict) -> dict:

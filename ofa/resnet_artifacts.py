@@ -14,7 +14,16 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ofa.artifact_files import MANIFEST, SUBNET_JSON, WEIGHTS, ModelInfo, load_weights, save_weights, write_manifest
+from ofa.artifact_files import (
+    MANIFEST,
+    SUBNET_JSON,
+    WEIGHTS,
+    ModelInfo,
+    load_weights,
+    save_weights,
+    space_and_info,
+    write_manifest,
+)
 from ofa.errors import ArtifactError, ConfigError
 from ofa.io import atomic_write_json, read_json_file, sha256_file
 from ofa.spaces.resnet import OFA_RESNET50, ResNetConfig, ResNetSpace
@@ -95,14 +104,7 @@ def save_resnet_subnet(net, out: "str | Path", info: ModelInfo, extra: dict | No
 
 # ----- reading (called by ofa.artifacts once it has read and header-checked the manifest) ----------------
 def _space_and_info(path: Path, manifest: dict) -> tuple[ResNetSpace, ModelInfo]:
-    try:
-        return resnet_space(manifest["space"]), ModelInfo.from_manifest(manifest)
-    except ConfigError as exc:
-        raise ArtifactError(f"{path / MANIFEST} describes an invalid ResNet space: {exc}. Restore the manifest, "
-                            "or re-create the artifact") from None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ArtifactError(f"{path / MANIFEST} lacks or has an invalid field ({type(exc).__name__}: {exc}); "
-                            "restore the manifest, or re-create the artifact") from None
+    return space_and_info(path, manifest, resnet_space, "ResNet space")
 
 
 def load_resnet_supernet(path: Path, manifest: dict):
