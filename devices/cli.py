@@ -53,8 +53,9 @@ def check_cmd(name: str = typer.Argument(..., help="Device name or YAML file."),
 @handle_errors
 def measure_cmd(name: str = typer.Argument(..., help="Device name or YAML file."),
                 space: str = typer.Option(..., "--space", help="Search space id or file."),
-                n: int = typer.Option(20, "--n", min=1, help="Sub-networks to time (stratified over resolution x depth x "
-                                      "MACs; the smallest and largest first)."),
+                n: int = typer.Option(20, "--n", min=1, help="Sub-networks to time (the smallest and largest first)."),
+                design: str = typer.Option("d-optimal", help="Which networks: d-optimal (each where the latency fit is "
+                                           "least determined) or stratified (resolution x depth x MACs cells)."),
                 out_file: Path = typer.Option(..., "--out", help="Measurement CSV (re-run to resume)."),
                 resolutions: Optional[str] = typer.Option(None, help="Comma-separated resolutions (default: all)."),
                 stat: Optional[str] = typer.Option(None, help="Statistic to record as latency_ms: median, mean, p90... "
@@ -70,7 +71,7 @@ def measure_cmd(name: str = typer.Argument(..., help="Device name or YAML file."
     space_obj = get_space(space)
     with progress() as bar:
         rows = measure_to_file(name, space_obj, n, out_file, _resolutions(resolutions, space), seed, num_classes, stat,
-                               _Bar(bar, "end-to-end networks"))
+                               _Bar(bar, "end-to-end networks"), design)
     latency = [float(r["latency_ms"]) for r in rows]
     out.print(f"{len(rows)} networks in {out_file} ({rows[0]['statistic']} {min(latency):.3g}-{max(latency):.3g} ms); "
               f"next: ofa latency fit {out_file} --space {space} --out DIR")

@@ -172,8 +172,9 @@ def fit_cmd(measurements: list[Path] = typer.Argument(..., help="CSV/JSONL measu
                                                       "a device farm, trtexec/benchmark_model logs listed in a CSV)."),
             space: str = typer.Option(..., "--space", help="Search space id or file the networks belong to."),
             out_dir: Path = typer.Option(..., "--out", help="Predictor directory to write."),
-            families: str = typer.Option("analytic,detailed,onehot,rich", help="Candidate model families, chosen "
-                                         "among by cross-validation: analytic, detailed, onehot, rich, reference."),
+            families: str = typer.Option("analytic,detailed,kernel_stride,onehot,rich", help="Candidate model "
+                                         "families, chosen among by cross-validation: analytic, detailed, "
+                                         "kernel_stride, onehot, rich, reference."),
             reference_lut: Optional[Path] = typer.Option(None, help="A profiled device's table of the same space: "
                                                          "adds family 'reference' (its block sums as a feature)."),
             num_classes: Optional[int] = typer.Option(None, min=1, help="Classifier outputs of the measured networks "
@@ -239,7 +240,8 @@ def score_cmd(predictor_dir: Path = typer.Argument(..., help="A fitted predictor
               measurements: list[Path] = typer.Argument(..., help="Held-out CSV/JSONL measurement files."),
               out_file: Optional[Path] = typer.Option(None, "--out", help="Also write the report as JSON here."),
               drift: bool = typer.Option(True, "--drift-compensation/--no-drift-compensation",
-                                         help="Rescale rows with a drift-anchor timing to the device's typical state."),
+                                         help="Rescale rows with a drift-anchor timing to the state the predictor "
+                                         "was fitted in (its drift_reference_ms; else the rows' median)."),
               as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
     """Score a predictor on held-out measurements: share within +-5/10 %, RMSE, Spearman, Kendall."""
     from latency.api import load_predictor
@@ -248,7 +250,8 @@ def score_cmd(predictor_dir: Path = typer.Argument(..., help="A fitted predictor
     from ofa.io import atomic_write_json
 
     model = load_predictor(predictor_dir)
-    report = score_predictor(model, read_measurements(measurements, model.space, drift)) | {
+    reference = getattr(model, "manifest", {}).get("drift_reference_ms")  # compare in the state it was fitted in
+    report = score_predictor(model, read_measurements(measurements, model.space, drift, reference)) | {
         "predictor_dir": str(predictor_dir), "measurements": [str(m) for m in measurements]}
     if out_file:
         atomic_write_json(out_file, report)

@@ -75,9 +75,12 @@ class Measurements:
                             self.drift_reference_ms)
 
 
-def read_measurements(paths: "Sequence[str | Path] | str | Path", space: SearchSpace, drift: bool = True) -> Measurements:
+def read_measurements(paths: "Sequence[str | Path] | str | Path", space: SearchSpace, drift: bool = True,
+                      reference_ms: float | None = None) -> Measurements:
     """Every row of the files (CSV or JSONL), validated against ``space``, drift-compensated when every row has an
-    ``anchor_ms`` and ``drift`` is on (module docstring); duplicates keep their median."""
+    ``anchor_ms`` and ``drift`` is on (module docstring); duplicates keep their median. ``reference_ms``: the
+    anchor timing to rescale to instead of the rows' median, e.g. a fitted predictor's own reference, so that
+    networks measured in another session are compared in the state the predictor was fitted in."""
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     if not paths:
         raise ConfigError(f"give at least one measurement file ({FORMAT_HELP})")
@@ -100,7 +103,7 @@ def read_measurements(paths: "Sequence[str | Path] | str | Path", space: SearchS
     classes = _one_int(extras["num_classes"], "num_classes")
     reference = None
     if drift and all(math.isfinite(a) for a in anchors):
-        reference = float(np.median(anchors))
+        reference = float(reference_ms) if reference_ms else float(np.median(anchors))
         rows = [(c, value * reference / a, stat, where) for (c, value, stat, where), a in zip(rows, anchors)]
     return _merge_duplicates(rows, stats.pop(), [{"path": str(p), "sha256": sha256_file(p)} for p in paths], classes,
                              next(iter(extras["device"])) if len(extras["device"]) == 1 else None, reference)

@@ -17,7 +17,7 @@ from latency.fit import fit_model
 from latency.fit_features import feature_tables
 from latency.fitted import FittedLatencyPredictor
 from latency.index import BlockIndex
-from latency.measure import stratified_sample
+from latency.sampling import d_optimal_sample, stratified_sample
 from latency.measurements import Measurements, read_measurements
 from ofa.cli.main import app
 from ofa.errors import ArtifactError, ConfigError, DataError
@@ -119,6 +119,9 @@ def test_rows_with_a_drift_anchor_are_rescaled_to_the_typical_device_state(tmp_p
     assert list(data.latency_ms) == pytest.approx([1.0, 2.0, 3.0])
     raw = read_measurements(path, space, drift=False)
     assert raw.drift_reference_ms is None and list(raw.latency_ms) == pytest.approx([1.0, 4.0, 3.0])
+    fitted_state = read_measurements(path, space, reference_ms=0.3)  # a predictor fitted where the anchor took 0.3
+    assert fitted_state.drift_reference_ms == pytest.approx(0.3)
+    assert list(fitted_state.latency_ms) == pytest.approx([1.5, 3.0, 4.5])
     path.write_text(f"arch,latency_ms,anchor_ms\n{a},1.0,0.2\n{b},4.0,\n{c},3.0,nan\n")
     partial = read_measurements(path, space)
     assert partial.drift_reference_ms is None and list(partial.latency_ms) == pytest.approx([1.0, 4.0, 3.0])
@@ -160,6 +163,9 @@ def _synthetic(space_id: str, n: int, seed: int = 0, noise: float = 0.01, family
     if family == "detailed":  # a 7x7 depthwise kernel 20x dearer per MAC than a 3x3: analytic cannot say it
         cost = np.where([n.startswith("dw_k") for n in names], [20.0 if n == "dw_k7_mmacs" else 1.0 for n in names],
                         cost)
+    if family == "kernel_stride":  # one slow micro-kernel: the largest kernel's strided depthwise
+        slow = [n for n in names if n.endswith("_s2_mmacs")][-1]
+        cost = np.where([n.endswith("_s2_mmacs") for n in names], [40.0 if n == slow else 0.0 for n in names], cost)
     y = (0.5 + x @ cost) * np.exp(rng.normal(0, noise, n))
     return Measurements(configs, y, "median", ["synthetic"] * n, [], 10)
 
@@ -175,16 +181,20 @@ def test_family_choice_is_deterministic_for_a_seed_and_finds_the_true_form():
     assert 0 < unc["rel_std"] < 0.1 and unc["abs_rel_err_p68"] <= unc["abs_rel_err_p95"]
 
 
-@pytest.mark.parametrize("truth", ["analytic", "detailed"])
+@pytest.mark.parametrize("truth", ["analytic", "detailed", "kernel_stride"])
 def test_the_simplest_family_within_one_standard_error_is_chosen(truth):
     """Data of the analytic form choose analytic (every richer family fits it too, none significantly better);
-    data whose depthwise cost depends on the kernel need the detailed family's split, and get it."""
+    data whose depthwise cost depends on the kernel need the detailed family's split, and get it; data whose
+    largest kernel has a slow strided micro-kernel need the kernel_stride split, and get them."""
     _, report = fit_model(_synthetic(TINY, 40, family=truth, noise=0.02), get_space(TINY), seed=1)
     assert report["chosen"] == truth
     families = report["families"]
-    assert families["analytic"]["n_features"] < families["detailed"]["n_features"] < families["onehot"]["n_features"]
+    assert (families["analytic"]["n_features"] < families["detailed"]["n_features"] < families["kernel_stride"]["n_features"]
+            < families["onehot"]["n_features"])
     if truth == "detailed":
         assert families["detailed"]["rmse_pct"] < families["analytic"]["rmse_pct"] / 2
+    if truth == "kernel_stride":
+        assert families["kernel_stride"]["rmse_pct"] < families["detailed"]["rmse_pct"] / 2
 
 
 def test_artifact_round_trip_and_tamper_detection(tmp_path):
@@ -287,3 +297,50 @@ def test_a_reference_table_is_a_feature_and_wins_when_the_target_follows_it(tmp_
     result = _cli("latency", "fit", tmp_path / "m.jsonl", "--space", TINY, "--out", tmp_path / "p",
                   "--reference-lut", tmp_path / "lut", "--num-classes", 10, "--json")
     assert result.exit_code == 0 and json.loads(result.stdout)["chosen"] == "reference"
+
+
+def test_cli_default_families_are_the_library_defaults():
+    import inspect
+
+    from latency.cli import fit_cmd
+    from latency.fit_features import DEFAULT_FAMILIES
+
+    default = inspect.signature(fit_cmd).parameters["families"].default.default
+    assert tuple(default.split(",")) == DEFAULT_FAMILIES
+
+
+def test_greedy_d_optimal_takes_the_row_that_most_raises_the_determinant():
+    from latency.sampling import greedy_d_optimal
+
+    x = np.random.default_rng(0).normal(size=(40, 4))
+    picks = greedy_d_optimal(x, 6, first=[3, 7], ridge=1e-6)
+    assert picks[:2] == [3, 7] and len(set(picks)) == 6
+    for step in range(2, 6):  # brute force: each pick is the argmax of det(X'X + ridge I) over the rows left
+        chosen = picks[:step]
+        dets = [np.linalg.slogdet(x[chosen + [i]].T @ x[chosen + [i]] + 1e-6 * np.eye(4))[1] if i not in chosen
+                else -np.inf for i in range(len(x))]
+        assert picks[step] == int(np.argmax(dets))
+
+
+def test_d_optimal_sample_is_a_prefix_starts_with_the_extremes_and_informs_the_fit_more_than_stratified():
+    from latency.fit_features import feature_tables
+    from latency.index import BlockIndex
+
+    space = get_space(W10)
+    res = [160, 176, 192, 208, 224]
+    picks = d_optimal_sample(space, res, 20, seed=5)
+    assert picks == d_optimal_sample(space, res, 20, seed=5) and len(set(picks)) == 20
+    assert d_optimal_sample(space, res, 30, seed=5)[:20] == picks
+    assert picks[0] == SubnetConfig.smallest(space, 160) and picks[1] == SubnetConfig.largest(space, 224)
+    index = BlockIndex(space, res, 1000)
+    tables, _ = feature_tables(index, "kernel_stride")
+
+    def log_det(configs):
+        x = np.column_stack([index.sum(tables, index.encode(configs)), np.ones(len(configs))])
+        x = x / np.sqrt(np.mean(x ** 2, axis=0))
+        return np.linalg.slogdet(x.T @ x)[1]
+
+    assert log_det(picks) > log_det(stratified_sample(space, res, 20, seed=5)) + 1.0
+    with pytest.raises(ConfigError, match="design"):
+        from latency.sampling import sample_networks
+        sample_networks(space, res, 5, design="random")
