@@ -208,3 +208,15 @@ def test_every_manifest_starts_with_one_header_and_a_newer_schema_asks_for_an_up
     path.write_text(json.dumps(manifest | {"schema_version": True}))
     with pytest.raises(ArtifactError, match="schema_version"):
         load(directory)
+
+
+def test_atomic_writes_get_the_mode_a_plain_new_file_gets(tmp_path):
+    """mkstemp's temp files are 0600; a result renamed from one must not be hidden from the user's group."""
+    import stat
+
+    from ofa.io import atomic_write_json
+
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    written = atomic_write_json(tmp_path / "result.json", {"a": 1})
+    assert stat.S_IMODE(written.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)
