@@ -1,13 +1,18 @@
 """Which N networks to measure for `ofa latency fit`: the d-optimal and stratified designs, as a user runs them.
 
 For each design: ``ofa device measure DEVICE --n N --design D`` (real timings, this run), ``ofa latency
-fit`` on those N rows, ``ofa latency score`` on held-out networks measured earlier on the same device
-(``--held-out``, e.g. ``bench/latency_fit.py``'s 130-network file), minus every network either design
-picked, so both designs are scored on the same networks. The designs are measured one after the other
-in the same run; each file is drift-compensated to its own median anchor timing.
+fit`` on those N rows, ``ofa latency score`` on held-out networks of the same device, minus every network
+either design picked, so both designs are scored on the same networks. Held out: ``--held-out FILE``
+(measured earlier, e.g. ``bench/latency_fit.py``'s 130-network file), or ``--measure-held-out M``: M
+stratified networks of another seed, measured in this run after the designs. Scoring rescales the held-out
+rows to each predictor's own drift reference (the anchor timing of its fit). ``--reference-lut DIR``
+adds an arm: the d-optimal networks fitted with a profiled table of the device as an extra family
+(``ofa latency fit --reference-lut``: a table and end-to-end timings combined).
 
     .venv/bin/python bench/latency_designs.py --device local-litert-cpu \\
         --held-out bench/results/latency_fit/local-litert-cpu_netanchor.csv --n 20
+    .venv/bin/python bench/latency_designs.py --device local-ort-cpu-int8 --measure-held-out 100 \\
+        --reference-lut runs/bench_lut_local-ort-cpu-int8
 """
 
 from __future__ import annotations
@@ -51,7 +56,9 @@ def held_out_file(src: Path, exclude: set[str], out: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", required=True)
-    parser.add_argument("--held-out", required=True, type=Path)
+    parser.add_argument("--held-out", type=Path, help="held-out measurement file (else --measure-held-out)")
+    parser.add_argument("--measure-held-out", type=int, default=0, help="measure this many held-out networks")
+    parser.add_argument("--reference-lut", type=Path, help="a profiled table of the device: adds a combined arm")
     parser.add_argument("--n", type=int, default=20)
     parser.add_argument("--designs", default="d-optimal,stratified")
     parser.add_argument("--tag", default="")
@@ -67,6 +74,14 @@ def main() -> None:
         ofa("device", "measure", args.device, "--space", SPACE, "--n", str(args.n), "--design", design,
             "--resolutions", RESOLUTIONS, "--out", str(files[design]))
         seconds[design] = round(time.time() - start, 1)
+    if args.measure_held_out:
+        args.held_out = work / f"{stem}_held_out_measured.csv"
+        start = time.time()
+        ofa("device", "measure", args.device, "--space", SPACE, "--n", str(args.measure_held_out), "--design",
+            "stratified", "--seed", "1", "--resolutions", RESOLUTIONS, "--out", str(args.held_out))
+        seconds["held_out"] = round(time.time() - start, 1)
+    if args.held_out is None:
+        raise SystemExit("give --held-out FILE or --measure-held-out M")
     picked = set()
     for path in files.values():
         with path.open() as fh:
@@ -74,9 +89,14 @@ def main() -> None:
     held = work / f"{stem}_held_out.csv"
     n_held = held_out_file(args.held_out, picked, held)
     results = {}
-    for design, path in files.items():
+    arms = dict(files)
+    if args.reference_lut:
+        arms["d-optimal+reference"] = files["d-optimal"]
+        seconds["d-optimal+reference"] = seconds["d-optimal"]
+    for design, path in arms.items():
         pred = work / f"{stem}_{design}_predictor"
-        ofa("latency", "fit", str(path), "--space", SPACE, "--out", str(pred))
+        extra = ["--reference-lut", str(args.reference_lut)] if design.endswith("+reference") else []
+        ofa("latency", "fit", str(path), "--space", SPACE, "--out", str(pred), *extra)
         report = json.loads(ofa("latency", "score", str(pred), str(held), "--json"))
         chosen = json.loads((pred / "manifest.json").read_text())["family"]
         results[design] = {k: report[k] for k in ("within_5pct", "within_10pct", "rmse_pct", "spearman", "kendall",
@@ -85,7 +105,7 @@ def main() -> None:
         print(f"{design}: within10 {report['within_10pct']:.3f} spearman {report['spearman']:.3f} ({chosen}) "
               f"on {report['n']} held out", file=sys.stderr)
     result = {"device": args.device, "space": SPACE, "n": args.n, "held_out_source": str(args.held_out),
-              "held_out": n_held, "designs": results,
+              "held_out": n_held, "held_out_seconds": seconds.get("held_out"), "designs": results,
               "statistic": "share of held-out networks whose prediction is within +-10 % of the measured median "
                            "(drift-compensated), Spearman's rank correlation",
               "command": "python bench/latency_designs.py " + shlex.join(sys.argv[1:]), "machine": machine.describe(),
