@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ofa.errors import ConfigError
 from ofa.validation import validate_model
@@ -48,6 +49,24 @@ class RunnerSpec(BaseModel):
     python: Optional[str] = None  # interpreter for script runners (default: this one locally, python3 remotely)
     binary: Optional[str] = None  # benchmark_model / trtexec path on the device
     options: dict[str, Any] = Field(default_factory=dict)  # runner-specific extras, documented per runner
+    # environment of the timing process (script runners; passed as `env K=V ... python ...`, also over SSH/ADB)
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
+        for name, value in env.items():
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ValueError(f"runner.env name {name!r} is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+            if "\0" in value or "\n" in value:
+                raise ValueError(f"runner.env {name}: the value holds a NUL or newline")
+        return env
+
+    def env_argv(self, argv: list[str]) -> list[str]:
+        """``argv`` run under ``env``'s variables (an argv list, never a shell string)."""
+        if not self.env:
+            return list(argv)
+        return ["env", *[f"{k}={v}" for k, v in sorted(self.env.items())], *argv]
 
     @model_validator(mode="after")
     def _passes_order(self) -> "RunnerSpec":

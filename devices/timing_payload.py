@@ -83,7 +83,16 @@ def fingerprint(runtime):
             "os": platform.platform(), "hostname": platform.node(), "python": platform.python_version(),
             "runtime": runtime_version(runtime),
             "governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
-            "max_freq_khz": _read("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")}
+            "max_freq_khz": _read("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq"),
+            "timing_env": timing_env()}
+
+
+TIMING_ENV_PREFIXES = ("MALLOC_", "OMP_", "MKL_", "OPENBLAS_", "KMP_", "LD_PRELOAD", "XNNPACK_", "ORT_")
+
+
+def timing_env():
+    """The process's allocator and thread-pool variables: they change timings (runner.env sets them)."""
+    return {k: v for k, v in sorted(os.environ.items()) if k.startswith(TIMING_ENV_PREFIXES)}
 
 
 def _input_array(shape, dtype="float32"):

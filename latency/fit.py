@@ -139,6 +139,13 @@ def fit_model(data: Measurements, space, families: Sequence[str] = DEFAULT_FAMIL
         raise ConfigError(f"fitting needs at least {MIN_MEASUREMENTS} measured sub-networks, got {len(data)}")
     low, high = min(data.resolutions), max(data.resolutions)  # interpolates between measured resolutions only
     covered = [r for r in space.resolutions if low <= r <= high]
+    if reference is not None:  # the reference family reads the table's blocks: only its resolutions can be covered
+        profiled = {ident[0] for ident in reference}
+        missing = sorted(set(data.resolutions) - profiled)
+        if missing:
+            raise ConfigError(f"the reference table has no blocks at the measured resolutions {missing} (it has "
+                              f"{sorted(profiled)}); build it there, or leave out --reference-lut")
+        covered = [r for r in covered if r in profiled]
     index = BlockIndex(space, covered, num_classes or data.num_classes or 1000)
     try:
         result = choose_family(data, index, families, seed, reference)

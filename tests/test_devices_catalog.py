@@ -6,7 +6,7 @@ import pytest
 
 from devices.catalog import get_device, list_devices, load_device_file
 from devices.runners import RUNNERS, make_runner
-from devices.spec import RunnerSpec, TransportSpec
+from devices.spec import DeviceSpec, RunnerSpec, TransportSpec
 from devices.transports import TRANSPORTS, make_transport
 from devices.transports.local import LocalTransport
 from ofa.errors import ConfigError, DeviceError
@@ -43,6 +43,7 @@ def test_single_device_file_by_path(tmp_path):
     ("name: 'bad name!'\n", "name"),
     ("- just a list\n", "mapping"),
     ("name: x\nrunner: {kind: onnxruntime\n", "not valid YAML"),
+    ("name: x\nrunner: {kind: onnxruntime, env: {'A B': '1'}}\n", "environment variable name"),
 ])
 def test_invalid_declarations_name_the_problem(tmp_path, text, match):
     f = tmp_path / "bad.yaml"
@@ -91,3 +92,18 @@ def test_local_transport_timeout_and_stream():
         t.run(["sleep", "5"], timeout_s=0.5)
     with pytest.raises(DeviceError, match="not installed"):
         t.run(["definitely-not-a-binary-xyz"])
+
+
+def test_runner_env_reaches_the_timing_process_as_an_argv_list():
+    """runner.env becomes `env K=V ... python payload` (no shell); the payload's fingerprint reports it back."""
+    import sys
+
+    from devices.session import DeviceSession
+
+    spec = DeviceSpec.from_dict({"name": "env-ort", "runner": {"kind": "onnxruntime", "python": sys.executable,
+                                                                "env": {"MALLOC_ARENA_MAX": "2", "OMP_X": "a b;c"}}})
+    assert spec.runner.env_argv(["python", "x.py"]) == ["env", "MALLOC_ARENA_MAX=2", "OMP_X=a b;c", "python", "x.py"]
+    with DeviceSession(spec) as session:
+        env = session.fingerprint()["timing_env"]
+    assert env["MALLOC_ARENA_MAX"] == "2" and env["OMP_X"] == "a b;c"  # passed verbatim, not through a shell
+    assert get_device("local-torch-cpu").runner.env["MALLOC_MMAP_THRESHOLD_"]  # the built-in PyTorch device uses it

@@ -62,9 +62,10 @@ def test_profile_through_ssh_end_to_end(sshd, tmp_path):
 
     spec = DeviceSpec.from_dict({"name": "loopback-ort", "transport": sshd.transport(),
                                  "runner": {"kind": "onnxruntime", "threads": 1, "warmup": 2, "repeats": 5,
-                                            "python": sys.executable}})
+                                            "python": sys.executable, "env": {"MALLOC_ARENA_MAX": "2"}}})
     report = check_device(spec)
     assert report["ok"] and report["latency_ms"] > 0
+    assert report["fingerprint"]["timing_env"]["MALLOC_ARENA_MAX"] == "2"  # runner.env crosses SSH as argv
     assert report["fingerprint"]["transport"].startswith("ssh ")
     assert report["fingerprint"]["runtime"].startswith("onnxruntime")
     table = build_lut(spec, "ofa_tiny_in32_d12_e34_k35_w1.0", [16], tmp_path / "lut", chunk_size=8)

@@ -297,6 +297,9 @@ def test_a_reference_table_is_a_feature_and_wins_when_the_target_follows_it(tmp_
     result = _cli("latency", "fit", tmp_path / "m.jsonl", "--space", TINY, "--out", tmp_path / "p",
                   "--reference-lut", tmp_path / "lut", "--num-classes", 10, "--json")
     assert result.exit_code == 0 and json.loads(result.stdout)["chosen"] == "reference"
+    write_lut(tmp_path / "lut24", TINY, resolutions=(16, 24))
+    with pytest.raises(ConfigError, match=r"no blocks at the measured resolutions \[32\]"):
+        fit_model(data, space, families, reference=LatencyTable.load(tmp_path / "lut24").values())
 
 
 def test_cli_default_families_are_the_library_defaults():

@@ -44,6 +44,6 @@ class BenchmarkModelRunner(Runner):
     def measure(self, transport: Transport, jobs: list[MeasureJob], paths: dict[str, str],
                 anchor: Optional[MeasureJob] = None) -> Iterator[Timing]:
         for job in jobs:
-            result = transport.run(self.argv(paths[job.id], job))
+            result = transport.run(self.spec.env_argv(self.argv(paths[job.id], job)))
             result.check(f"benchmark_model on {job.id}")
             yield parse_benchmark_model(result.stdout + "\n" + result.stderr, job.id)

@@ -38,7 +38,8 @@ class ScriptRunner(Runner):
         self._jobs_written = 0
 
     def fingerprint(self, transport: Transport) -> dict:
-        result = transport.run([self.python(transport), self._script, "--fingerprint", self.runtime], timeout_s=120)
+        result = transport.run(self.spec.env_argv([self.python(transport), self._script, "--fingerprint", self.runtime]),
+                               timeout_s=120)
         result.check(f"running the bench script with {self.python(transport)} on {transport.describe()}")
         events = [e for e in map(parse_script_line, result.stdout.splitlines()) if e]
         if not events or events[0].get("event") != "fingerprint":
@@ -54,7 +55,7 @@ class ScriptRunner(Runner):
         remote_jobs = self._push_jobs(transport, jobs, paths, anchor)
         recent: deque[str] = deque(maxlen=40)
         pending = {job.id for job in jobs}
-        for line in transport.stream([self.python(transport), self._script, remote_jobs]):
+        for line in transport.stream(self.spec.env_argv([self.python(transport), self._script, remote_jobs])):
             recent.append(line)
             event = parse_script_line(line)
             if event is None:

@@ -43,6 +43,6 @@ class TrtexecRunner(Runner):
                 anchor: Optional[MeasureJob] = None) -> Iterator[Timing]:
         metric = self.spec.options.get("metric", "GPU Compute Time")
         for job in jobs:
-            result = transport.run(self.argv(paths[job.id], job))
+            result = transport.run(self.spec.env_argv(self.argv(paths[job.id], job)))
             result.check(f"trtexec on {job.id}")
             yield parse_trtexec(result.stdout + "\n" + result.stderr, job.id, metric)
