@@ -56,6 +56,10 @@ def load_predictor(lut: "str | Path | LatencyTable", kind: str = "auto", stat: O
     if kind == "fitted":
         raise ConfigError(f"{lut} is a latency table; predictor 'fitted' needs a directory from `ofa latency fit`")
     table = lut if isinstance(lut, LatencyTable) else LatencyTable.load(lut)
+    if table.manifest.get("family") == "resnet":  # OFA-ResNet tables: the block sum only (latency.resnet_predictor)
+        from latency.resnet_predictor import resnet_predictor
+
+        return resnet_predictor(table, kind, stat)
     space = get_space(table.space_id)
     rows = load_e2e(table.directory).drop_duplicates("config", keep="last")
     column = budget_column(target or table.budget_stat)
