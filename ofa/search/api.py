@@ -146,6 +146,9 @@ def search_many(problem: SearchProblem, budgets: dict[str | None, list[float | N
 def pareto(problem: SearchProblem, device: str, settings: EvolutionSettings = EvolutionSettings(generations=200),
            max_latency_ms: float | None = None) -> list[Candidate]:
     """Accuracy/latency Pareto front on ``device`` (optionally capped), described row by row."""
+    if not isinstance(problem.space, SearchSpace):
+        raise ConfigError(f"--pareto (NSGA-II) takes MobileNetV3/ProxylessNAS spaces only; search {problem.space.id} "
+                          "(OFA-ResNet) under budgets with the default evolution instead")
     cost = _device_cost(problem, device)
     constraints = problem.base_constraints() + [Constraint(cost, max_latency_ms or UNBOUNDED)]
     result = pareto_front(problem.space, problem.accuracy, cost, constraints, settings)
