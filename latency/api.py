@@ -108,6 +108,7 @@ def calibrate(lut_dir: "str | Path", device=None, n: int = 20, seed: int = 0,
               on_progress: Optional[Callable[[int, int], None]] = None, session: Optional[DeviceSession] = None):
     """Measure ``n`` sub-networks end to end for the calibrated sum (spread over each resolution's latency range)."""
     table = LatencyTable.load(lut_dir)
+    table.refuse_resnet("calibration (end-to-end networks for the calibrated sum)")
     if session is None:  # locked before the device session starts: a second writer is refused at once
         with lut_lock(lut_dir), DeviceSession(device or table.manifest["device"]["device"]) as live:
             return calibrate(lut_dir, device, n, seed, on_progress, live)

@@ -53,6 +53,8 @@ def open_table(out_dir: Path, space: SearchSpace, resolutions: Sequence[int], nu
     table = LatencyTable.load(out_dir)
     old = table.manifest
     problems = [f"space {old['space']} != {space.id}"] if old["space"] != space.id else []
+    if not isinstance(space, SearchSpace) and old.get("space_def") != space.model_dump(mode="json"):
+        problems.append(f"the ResNet space definition of {space.id} differs from the table's")
     problems += [f"statistic {table.stat} != {stat} (built by an older version or with other runner settings)"
                  ] if table.stat != stat else []
     problems += [f"anchor {old['protocol'].get('anchor')} != {proto['anchor']}"] if old["protocol"].get("anchor") != proto["anchor"] else []

@@ -55,6 +55,7 @@ def validate_lut(lut_dir: "str | Path", device=None, n: int = 100, seed: int = 1
 
     Holds the table's write lock while it measures (a concurrent build or calibration fails fast)."""
     table = LatencyTable.load(lut_dir)
+    table.refuse_resnet("end-to-end validation (`ofa lut validate`)")
     space = get_space(table.space_id)
     if n < 2 * K_FOLDS:
         raise ConfigError(f"validation needs at least {2 * K_FOLDS} sub-networks (--n), got {n}")

@@ -11,7 +11,7 @@ crossover) act on such a matrix generically (:mod:`ofa.search.population`); cost
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -132,7 +132,3 @@ class ResNetPopulation:
         rows = [index(c.validate(space).d, space.d_choices) + index(c.e, space.e_choices) + list(c.w)
                 + index([c.r], space.resolutions) for c in configs]
         return cls(np.array(rows, dtype=np.int64).reshape(len(configs), layout(space).width), space)
-
-
-def with_resolution(cfg: ResNetConfig, r: int) -> ResNetConfig:
-    return replace(cfg, r=r)

@@ -114,8 +114,9 @@ def test_lut_build_and_predict_on_the_local_ort_device(tmp_path):
     (tmp_path / "dev.yaml").write_text(json.dumps({"name": "tiny-ort", "transport": {"kind": "local"},
                                                    "runner": {"kind": "onnxruntime", "warmup": 2, "repeats": 5, "threads": 1}}))
     out = tmp_path / "lut"
-    result = runner.invoke(app, ["lut", "build", "--device", str(tmp_path / "dev.yaml"), "--space", str(tmp_path / "space.json"),
-                                 "--out", str(out), "--resolutions", "32", "--num-classes", "10", "--chunk", "64"])
+    build = ["lut", "build", "--device", str(tmp_path / "dev.yaml"), "--space", str(tmp_path / "space.json"),
+             "--out", str(out), "--resolutions", "32", "--num-classes", "10", "--chunk", "64"]
+    result = runner.invoke(app, build)
     assert result.exit_code == 0, result.output
     assert "block sum only" in result.output  # --calibrate (default 20) does not apply to ResNet tables
     table = LatencyTable.load(out)
@@ -132,3 +133,8 @@ def test_lut_build_and_predict_on_the_local_ort_device(tmp_path):
     refused = runner.invoke(app, ["lut", "predict", str(out), "--subnet", str(tmp_path / "cfg.json"),
                                   "--predictor", "calibrated_sum"])
     assert refused.exit_code == ConfigError.exit_code and "OFA-ResNet" in refused.output
+    validate = runner.invoke(app, ["lut", "validate", str(out), "--n", "10"])
+    assert validate.exit_code == ConfigError.exit_code and "OFA-ResNet" in validate.output
+    again = runner.invoke(app, build[:-2] + ["--calibrate", "0"])  # resumes: every block is there, nothing re-timed
+    assert again.exit_code == 0, again.output
+    assert LatencyTable.load(out).frame["measured_at"].tolist() == table.frame["measured_at"].tolist()
