@@ -50,8 +50,8 @@ class _Bar:
 @lut_app.command("build")
 @handle_errors
 def build_cmd(device: str = typer.Option(..., "--device", help="Device name or YAML file (see `ofa device list`)."),
-              space: str = typer.Option(..., "--space", help="Search space id (see `ofa space list`; also ofa_resnet50) "
-                                        "or a JSON/YAML space file (a ResNet one: ResNetSpace fields)."),
+              space: str = typer.Option(..., "--space", help="Search space id (see `ofa space list`; also "
+                                        "ofa_resnet50) or a JSON/YAML space file (a ResNet one: ResNetSpace fields)."),
               out_dir: Path = typer.Option(..., "--out", help="Table directory (re-run to resume)."),
               resolutions: Optional[str] = typer.Option(None, help="Comma-separated resolutions (default: all of the space)."),
               calibrate: int = typer.Option(20, help="Sub-networks to measure end to end for the calibrated sum (0: none)."),

@@ -99,7 +99,8 @@ def enumerate_resnet_blocks(space: ResNetSpace, resolutions: Sequence[int], num_
     return list(found.values())
 
 
-def space_blocks(space: "SearchSpace | ResNetSpace", resolutions: Sequence[int], num_classes: int = 1000) -> list[LutBlock]:
+def space_blocks(space: "SearchSpace | ResNetSpace", resolutions: Sequence[int],
+                 num_classes: int = 1000) -> list[LutBlock]:
     """Every distinct block of a space of either family (MobileNetV3: :func:`latency.blocks.enumerate_blocks`)."""
     if isinstance(space, ResNetSpace):
         return enumerate_resnet_blocks(space, resolutions, num_classes)
@@ -131,7 +132,8 @@ def anchor_block(space: ResNetSpace, resolutions: Sequence[int]) -> LutBlock:
     size, stride, _ = slot_inputs(space, r)[slot]
     cout = space.stage_channels(s, w)
     mid = ResNetSpace.mid_channels(cout, sorted(space.e_choices)[len(space.e_choices) // 2])
-    return bottleneck_block(r, size, space.stage_channels(s - 1, w) if s else space.stem_channels(w), mid, cout, stride, True)
+    cin = space.stage_channels(s - 1, w) if s else space.stem_channels(w)
+    return bottleneck_block(r, size, cin, mid, cout, stride, True)
 
 
 def resnet_block_module(block: LutBlock, space: ResNetSpace) -> nn.Module:

@@ -40,8 +40,8 @@ class ResNetBlockSumPredictor:
         missing = table.missing_blocks()
         if missing:
             r, key = missing[0]
-            raise ArtifactError(f"{table.directory} lacks {len(missing)} block(s) of {table.space_id} (e.g. {key} at r={r}); "
-                                "re-run the same `ofa lut build` to measure them")
+            raise ArtifactError(f"{table.directory} lacks {len(missing)} block(s) of {table.space_id} (e.g. {key} at "
+                                f"r={r}); re-run the same `ofa lut build` to measure them")
         return cls(table.space(), table.values(stat), table.resolutions, table.num_classes, str(table.directory))
 
     def _entry(self, column: int):
@@ -82,6 +82,6 @@ class ResNetBlockSumPredictor:
 def resnet_predictor(table: LatencyTable, kind: str, stat: Optional[str]) -> ResNetBlockSumPredictor:
     """``load_predictor`` for an OFA-ResNet table: the block sum (``auto`` picks it)."""
     if kind not in RESNET_PREDICTORS:
-        raise ConfigError(f"{table.directory} is an OFA-ResNet latency table: predictor {kind!r} is not available for it "
-                          f"(only {list(RESNET_PREDICTORS)}; no calibrated or fitted predictors for ResNet yet)")
+        raise ConfigError(f"{table.directory} is an OFA-ResNet latency table: predictor {kind!r} is not available for "
+                          f"it (only {list(RESNET_PREDICTORS)}; no calibrated or fitted predictors for ResNet yet)")
     return ResNetBlockSumPredictor.from_table(table, stat)

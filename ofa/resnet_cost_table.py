@@ -54,7 +54,8 @@ def width_columns(space: ResNetSpace) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class ResNetAdditiveCost:
-    """``cost(config) = stem[r, w0, w1, res] + sum of block[r, slot, w_in, w_out, e] over running slots + head[r, w_last]``."""
+    """``cost(config) = stem[r, w0, w1, res] + sum of block[r, slot, w_in, w_out, e] over running slots
+    + head[r, w_last]``."""
 
     space: ResNetSpace
     stem: np.ndarray  # (R, W, W, 2); inf at resolutions the cost is not defined at
@@ -101,7 +102,8 @@ class ResNetAdditiveCost:
         trail = []
         for s, slots in enumerate(space.stage_blocks):
             first, rest = slots[0], slots[1:]
-            diag = np.array([[e_min[k, w, w] for w in range(e_min.shape[1])] for k in rest]).reshape(len(rest), e_min.shape[1])
+            n_w = e_min.shape[1]
+            diag = np.array([[e_min[k, w, w] for w in range(n_w)] for k in rest]).reshape(len(rest), n_w)
             runs = [space.base_depths[s] + d - 1 for d in space.d_choices]  # extra slots run after the first
             extra = np.stack([diag[:n].sum(axis=0) for n in runs])  # (D, W)
             d_best, d_arg = extra.min(axis=0), extra.argmin(axis=0)
@@ -166,7 +168,8 @@ def _complexity_table(space: ResNetSpace, num_classes: int, part: int) -> ResNet
     """``part`` 0: MACs, 1: parameters (both in millions)."""
     def stem(r: int, mid: int, channels: int, residual: bool) -> float:
         size = conv_size(r, 2)
-        convs = [_conv(3, mid, 3, size), _conv(mid, channels, 3, size)] + ([_conv(mid, mid, 3, size)] if residual else [])
+        convs = [_conv(3, mid, 3, size), _conv(mid, channels, 3, size)]
+        convs += [_conv(mid, mid, 3, size)] if residual else []
         return sum(c[part] for c in convs) / 1e6
 
     def block(r: int, size: int, cin: int, mid: int, cout: int, stride: int, downsample: bool) -> float:

@@ -58,7 +58,8 @@ def choice_counts(space: ResNetSpace) -> np.ndarray:
 
 @lru_cache(maxsize=16)
 def _slot_tables(space: ResNetSpace) -> tuple[np.ndarray, np.ndarray]:
-    """``runs`` (stages, D, slots): which slots run at each stage's depth choice; ``stage`` (slots,) each slot's stage."""
+    """``runs`` (stages, D, slots): which slots run at each stage's depth choice; ``stage`` (slots,): each slot's
+    stage."""
     stage = np.concatenate([[s] * len(slots) for s, slots in enumerate(space.stage_blocks)])
     pos = np.concatenate([np.arange(len(slots)) for slots in space.stage_blocks])
     runs = np.zeros((len(space.base_depths), len(space.d_choices), space.n_blocks), dtype=bool)

@@ -40,7 +40,8 @@ def _random_predictor(space: ResNetSpace, resolutions, seed: int = 0) -> ResNetB
 
 
 def _configs(space: ResNetSpace, n: int, resolutions=None) -> list[ResNetConfig]:
-    out = [ResNetConfig.sample(space, seed=i) for i in range(n)] + [ResNetConfig.smallest(space), ResNetConfig.largest(space)]
+    out = [ResNetConfig.sample(space, seed=i) for i in range(n)]
+    out += [ResNetConfig.smallest(space), ResNetConfig.largest(space)]
     return [replace(c, r=resolutions[i % len(resolutions)]) for i, c in enumerate(out)] if resolutions else out
 
 
@@ -108,11 +109,12 @@ def test_lut_space_reads_resnet_ids_and_files(tmp_path):
         lut_space("no_such_space")
 
 
-def test_lut_build_and_predict_on_the_local_ort_device(tmp_path):
+def test_lut_build_and_predict_on_the_local_ort_device(tmp_path, monkeypatch):
     """``ofa lut build`` times every block of the fixture space at r=32; ``ofa lut predict`` = the sum of its rows."""
+    monkeypatch.setenv("OFA_CONVERT_WORKERS", "1")  # 97 small ONNX files: spawning converter processes costs more
     (tmp_path / "space.json").write_text(json.dumps(SPACE))
-    (tmp_path / "dev.yaml").write_text(json.dumps({"name": "tiny-ort", "transport": {"kind": "local"},
-                                                   "runner": {"kind": "onnxruntime", "warmup": 2, "repeats": 5, "threads": 1}}))
+    fast = {"kind": "onnxruntime", "warmup": 1, "repeats": 3, "rounds": 1, "passes": 1, "max_passes": 1, "threads": 1}
+    (tmp_path / "dev.yaml").write_text(json.dumps({"name": "tiny-ort", "transport": {"kind": "local"}, "runner": fast}))
     out = tmp_path / "lut"
     build = ["lut", "build", "--device", str(tmp_path / "dev.yaml"), "--space", str(tmp_path / "space.json"),
              "--out", str(out), "--resolutions", "32", "--num-classes", "10", "--chunk", "64"]

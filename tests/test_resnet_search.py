@@ -41,14 +41,15 @@ def _cli(*args):
 def built(tmp_path_factory):
     """Imported supernet, accuracy table + predictor (6 sub-networks), and a latency table at r=32."""
     root = tmp_path_factory.mktemp("resnet_search")
+    fast = {"kind": "onnxruntime", "warmup": 1, "repeats": 3, "rounds": 1, "passes": 1, "max_passes": 1, "threads": 1}
+    device = DeviceSpec.from_dict({"name": "tiny-ort", "transport": {"kind": "local"}, "runner": fast})
+    build_lut(device, SMALL, [32], root / "lut", num_classes=10, chunk_size=64)  # before the CLI calls (their logging)
     (root / "space.json").write_text(json.dumps(SPACE))
-    imported = _cli("import-official", FIXTURE / "supernet_state_dict.pt", "--out", root / "supernet", "--space", root / "space.json")
+    imported = _cli("import-official", FIXTURE / "supernet_state_dict.pt", "--out", root / "supernet",
+                    "--space", root / "space.json")
     assert imported.exit_code == 0, imported.output
-    acc = _cli("acc", "build", "--supernet", root / "supernet", "--data", "builtin", "--samples", 6, "--calib-images", 16,
-               "--epochs", 30, "--out", root / "acc")
-    device = DeviceSpec.from_dict({"name": "tiny-ort", "transport": {"kind": "local"},
-                                   "runner": {"kind": "onnxruntime", "warmup": 1, "repeats": 3, "threads": 1}})
-    build_lut(device, SMALL, [32], root / "lut", num_classes=10, chunk_size=64)
+    acc = _cli("acc", "build", "--supernet", root / "supernet", "--data", "builtin", "--samples", 6,
+               "--calib-images", 16, "--epochs", 30, "--out", root / "acc")
     return root, acc
 
 
@@ -91,7 +92,8 @@ def test_search_meets_a_latency_budget_and_a_flops_cap_with_a_resnet_subnetwork(
     flops = np.array([resnet_cost(SMALL, c, 10).mflops for c in pop.configs()])
     ok = (latency.additive()(pop) <= budget) & (flops <= 1.5)
     assert ok.sum() > 10 and row["predicted_top1"] >= accuracy(pop.take(np.flatnonzero(ok))).max() - 1e-9
-    extracted = _cli("extract", root / "supernet", "--subnet", root / "search" / row["subnet_file"], "--out", root / "sub")
+    extracted = _cli("extract", root / "supernet", "--subnet", root / "search" / row["subnet_file"],
+                     "--out", root / "sub")
     assert extracted.exit_code == 0, extracted.output
 
 
@@ -126,6 +128,6 @@ def test_resnet_gene_operators_stay_within_each_genes_choices_and_encode_one_hot
     features = encode(SMALL, pop)
     active = sum(len(c.active_blocks(SMALL)) for c in pop.configs())
     assert features.sum() == len(pop) * (5 + 6 + 1) + active  # one hot per d, w, r and per running block's e
-    same = ResNetPopulation.from_configs(SMALL, [ResNetConfig((0,) + c.d[1:], c.e, c.w, c.r, c.space) if c.d[0] == 1 else c
-                                                 for c in pop.configs()])
+    stem_d0 = [ResNetConfig((0,) + c.d[1:], c.e, c.w, c.r, c.space) if c.d[0] == 1 else c for c in pop.configs()]
+    same = ResNetPopulation.from_configs(SMALL, stem_d0)
     np.testing.assert_array_equal(same.key_rows(), pop.key_rows())  # stem d 0 and 1 both skip: the same network

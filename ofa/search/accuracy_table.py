@@ -40,7 +40,8 @@ def sample_configs(space, n: int, seed: int) -> list[SubnetConfig]:
     """N configs, uniformly random but cycling resolutions so every r is covered evenly (OFA-ResNet spaces too)."""
     rng = random.Random(seed)
     if isinstance(space, ResNetSpace):
-        return [replace(ResNetConfig.sample(space, rng.randrange(2**32)), r=space.resolutions[i % len(space.resolutions)])
+        resolutions = space.resolutions
+        return [replace(ResNetConfig.sample(space, rng.randrange(2**32)), r=resolutions[i % len(resolutions)])
                 for i in range(n)]
     return [SubnetConfig.sample(space, rng, r=(space.resolutions[i % len(space.resolutions)],)) for i in range(n)]
 
@@ -130,7 +131,8 @@ def _build(supernet, source: DataSource, out: Path, samples: int, supernet_hash:
             continue
         t0 = time.perf_counter()
         result = evaluator.evaluate(cfg)
-        cost = (resnet_cost if isinstance(cfg, ResNetConfig) else subnet_cost)(supernet.space, cfg, supernet.num_classes)
+        costing = resnet_cost if isinstance(cfg, ResNetConfig) else subnet_cost
+        cost = costing(supernet.space, cfg, supernet.num_classes)
         rows.append({"index": index, "subnet": cfg.to_json(), "r": cfg.r, **result, "mflops": cost.mflops,
                      "params_m": cost.params_m, "eval_s": time.perf_counter() - t0})
         measured += 1

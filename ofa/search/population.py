@@ -38,7 +38,7 @@ def gene_ops(space: "SearchSpace | ResNetSpace") -> GeneOps:
     if isinstance(space, ResNetSpace):
         counts = choice_counts(space)
         return GeneOps(lambda n, rng, rc: _sample_counted(counts, n, rng, rc),
-                       lambda g, prob, rng, rc: np.where(rng.random(g.shape) < prob, _sample_counted(counts, len(g), rng, rc), g),
+                       lambda g, prob, rng, rc: _mutate_counted(counts, g, prob, rng, rc),
                        lambda a, b, rng: np.where(rng.random(a.shape) < 0.5, a, b),
                        lambda g: ResNetPopulation(g, space))
     slots, stages = space.n_block_slots, space.n_stages
@@ -48,12 +48,20 @@ def gene_ops(space: "SearchSpace | ResNetSpace") -> GeneOps:
                    lambda g: _view(g, slots, stages))
 
 
-def _sample_counted(counts: np.ndarray, n: int, rng: np.random.Generator, r_choices: "np.ndarray | None") -> np.ndarray:
-    """``n`` uniform gene rows, column j below ``counts[j]``; the last column (resolution) from ``r_choices`` if given."""
+def _sample_counted(counts: np.ndarray, n: int, rng: np.random.Generator,
+                    r_choices: "np.ndarray | None") -> np.ndarray:
+    """``n`` uniform gene rows, column j below ``counts[j]``; the last (resolution) from ``r_choices`` if given."""
     genes = np.empty((n, len(counts)), dtype=np.int64)
     genes[:, :-1] = rng.integers(0, counts[:-1], (n, len(counts) - 1))
     genes[:, -1] = rng.choice(r_choices, n) if r_choices is not None else rng.integers(0, counts[-1], n)
     return genes
+
+
+def _mutate_counted(counts: np.ndarray, parents: np.ndarray, prob: float, rng: np.random.Generator,
+                    r_choices: "np.ndarray | None") -> np.ndarray:
+    """Each gene resampled with probability ``prob`` (one uniform per gene, drawn before the fresh rows)."""
+    coin = rng.random(parents.shape) < prob
+    return np.where(coin, _sample_counted(counts, len(parents), rng, r_choices), parents)
 
 
 def concat(parts: list) -> "Population | ResNetPopulation":

@@ -50,8 +50,8 @@ def run_strategy(name: str, space: SearchSpace, fitness: Fitness, constraints: l
     if name not in STRATEGIES:
         raise ConfigError(f"unknown search strategy {name!r}; choose one of {list(STRATEGIES)}")
     if not isinstance(space, SearchSpace):  # an OFA-ResNet space: only the evolution works on its gene matrix
-        raise ConfigError(f"search strategy {name!r} takes MobileNetV3/ProxylessNAS spaces only; {space.id} (OFA-ResNet) "
-                          "is searched with --strategy evolution (the default)")
+        raise ConfigError(f"search strategy {name!r} takes MobileNetV3/ProxylessNAS spaces only; {space.id} "
+                          "(OFA-ResNet) is searched with --strategy evolution (the default)")
     run = _load(name)
     return run(space, fitness, constraints, settings, budget)
 
