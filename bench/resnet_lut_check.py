@@ -1,12 +1,14 @@
-"""OFA-ResNet50 latency table at one resolution, and its block sum against whole networks timed end to end.
+"""OFA-ResNet50 latency table at one resolution, its block sum and calibrated sum against whole networks.
 
 Builds (or resumes) a table of ``--space`` (default ``ofa_resnet50``) at ``--resolution`` on ``--device``
 (``ofa lut build``'s path: micro-models of the network's own modules, the device runner's protocol, the drift
-anchor), then times ``--n`` sampled sub-networks end to end in the same device session (the whole static
-network exported the same way, the same anchor between rounds) and compares the table's block sum with each
-measured network in the table's own statistic (``steady_ms``: drift-compensated minimum). Reports the ratio
-measured / block sum (median, min, max) and the Spearman rank correlation. Not in CI (minutes); prints JSON
-and writes bench/results/resnet_lut_check.json.
+anchor) and its ``--calibrate`` calibration networks (``ofa lut build --calibrate``), then times ``--n`` other
+sub-networks (smallest, largest, sampled) end to end in the same device session (the whole static network
+exported the same way, the same anchor between rounds). Each predictor is compared with them in the
+statistic it predicts: the block sum in the table's ``steady_ms`` (drift-compensated minimum), the calibrated
+sum in the table's budget statistic (the median of plain timed runs). Reports measured / predicted (median,
+min, max), the share within +-10 % and the Spearman rank correlation. Not in CI (minutes); prints JSON and
+writes bench/results/resnet_lut_check.json.
 
     taskset -c 0 .venv/bin/python bench/resnet_lut_check.py --device local-ort-cpu --resolution 128 --n 10
 """
@@ -32,9 +34,9 @@ import machine  # noqa: E402
 
 from devices.modelfile import export_module, model_job  # noqa: E402
 from devices.session import DeviceSession  # noqa: E402
-from devices.stats import summarize  # noqa: E402
+from devices.stats import budget_column, summarize  # noqa: E402
 from latency.anchor import anchor_job, table_anchor  # noqa: E402
-from latency.api import load_predictor  # noqa: E402
+from latency.api import calibrate, load_predictor  # noqa: E402
 from latency.micro import ModelCache  # noqa: E402
 from latency.profile import build_lut  # noqa: E402
 from latency.resnet_blocks import lut_space  # noqa: E402
@@ -48,7 +50,8 @@ def main() -> None:
     parser.add_argument("--device", default="local-ort-cpu")
     parser.add_argument("--space", default="ofa_resnet50")
     parser.add_argument("--resolution", type=int, default=128)
-    parser.add_argument("--n", type=int, default=10)
+    parser.add_argument("--n", type=int, default=10, help="Validation networks.")
+    parser.add_argument("--calibrate", type=int, default=20, help="Calibration networks (0: block sum only).")
     parser.add_argument("--num-classes", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "tmp" / "resnet_lut_check", help="Table directory (resumable).")
     args = parser.parse_args()
@@ -57,22 +60,32 @@ def main() -> None:
         start = time.perf_counter()
         table = build_lut(args.device, space, [r], args.out, args.num_classes, 32, session=session)
         build_s = time.perf_counter() - start
+        if args.calibrate:
+            calibrate(args.out, n=args.calibrate, session=session)
         configs = [ResNetConfig.smallest(space, r), ResNetConfig.largest(space, r)]
-        configs += [replace(ResNetConfig.sample(space, seed=i), r=r) for i in range(args.n - 2)]
-        rows = measure_networks(session, space, configs, table, args.num_classes)
-    measured = table.column(pd.DataFrame(rows))
-    predicted = load_predictor(args.out).predict(configs).mean_ms
-    ratio = measured / predicted
+        configs += [replace(ResNetConfig.sample(space, seed=10_000 + i), r=r) for i in range(args.n - 2)]
+        frame = pd.DataFrame(measure_networks(session, space, configs, table, args.num_classes))
+    predictors = {"block_sum": (load_predictor(args.out, "block_sum"), table.column(frame))}
+    if args.calibrate:
+        predictors["calibrated_sum"] = (load_predictor(args.out, "calibrated_sum"),
+                                        table.column(frame, budget_column(table.budget_stat)))
+    result = {"bench": "resnet_lut_check", "space": space.id, "device": args.device, "resolution": r,
+              "blocks": len(table.frame), "table_build_seconds": round(build_s, 1),
+              "calibration_networks": args.calibrate, "validation_networks": len(configs), "predictors": {}, "rows": []}
     from scipy.stats import spearmanr
 
-    result = {"bench": "resnet_lut_check", "space": space.id, "device": args.device, "resolution": r,
-              "blocks": len(table.frame), "table_build_seconds": round(build_s, 1), "statistic": table.stat,
-              "networks": len(configs), "ratio_measured_over_block_sum": {
-                  "median": float(np.median(ratio)), "min": float(ratio.min()), "max": float(ratio.max())},
-              "spearman": float(spearmanr(measured, predicted).statistic),
-              "rows": [{"config": c.to_dict(), "block_sum_ms": float(p), "measured_ms": float(m)}
-                       for c, p, m in zip(configs, predicted, measured)],
-              "command": "python bench/resnet_lut_check.py " + shlex.join(sys.argv[1:]), "machine": machine.describe()}
+    for name, (model, measured) in predictors.items():
+        predicted = model.predict(configs).mean_ms
+        ratio = measured / predicted
+        result["predictors"][name] = {
+            "statistic": table.stat if name == "block_sum" else table.budget_stat,
+            "ratio_measured_over_predicted": {"median": float(np.median(ratio)), "min": float(ratio.min()),
+                                              "max": float(ratio.max())},
+            "within_10pct": float(np.mean(np.abs(ratio - 1) <= 0.1)),
+            "spearman": float(spearmanr(measured, predicted).statistic)}
+        result["rows"] += [{"predictor": name, "config": c.to_dict(), "predicted_ms": float(p), "measured_ms": float(m)}
+                           for c, p, m in zip(configs, predicted, measured)]
+    result |= {"command": "python bench/resnet_lut_check.py " + shlex.join(sys.argv[1:]), "machine": machine.describe()}
     print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=2))
     (ROOT / "results" / "resnet_lut_check.json").write_text(json.dumps(result, indent=2) + "\n")
 

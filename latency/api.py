@@ -59,7 +59,7 @@ def load_predictor(lut: "str | Path | LatencyTable", kind: str = "auto", stat: O
     if table.manifest.get("family") == "resnet":  # OFA-ResNet tables: the block sum only (latency.resnet_predictor)
         from latency.resnet_predictor import resnet_predictor
 
-        return resnet_predictor(table, kind, stat)
+        return resnet_predictor(table, kind, stat, target)
     space = get_space(table.space_id)
     rows = load_e2e(table.directory).drop_duplicates("config", keep="last")
     column = budget_column(target or table.budget_stat)
@@ -108,10 +108,13 @@ def calibrate(lut_dir: "str | Path", device=None, n: int = 20, seed: int = 0,
               on_progress: Optional[Callable[[int, int], None]] = None, session: Optional[DeviceSession] = None):
     """Measure ``n`` sub-networks end to end for the calibrated sum (spread over each resolution's latency range)."""
     table = LatencyTable.load(lut_dir)
-    table.refuse_resnet("calibration (end-to-end networks for the calibrated sum)")
     if session is None:  # locked before the device session starts: a second writer is refused at once
         with lut_lock(lut_dir), DeviceSession(device or table.manifest["device"]["device"]) as live:
             return calibrate(lut_dir, device, n, seed, on_progress, live)
+    if table.manifest.get("family") == "resnet":  # OFA-ResNet networks (latency.resnet_predictor)
+        from latency.resnet_predictor import calibrate_resnet
+
+        return calibrate_resnet(table, session, n, seed, on_progress)
     space = get_space(table.space_id)
     block_sum = BlockSumPredictor.from_table(table)
     configs = calibration_sample(space, table.resolutions, n, seed, lambda cs: block_sum.predict(cs).mean_ms)

@@ -77,10 +77,7 @@ def build_cmd(device: str = typer.Option(..., "--device", help="Device name or Y
     with lut_lock(out_dir), DeviceSession(device) as session, progress() as bar:
         table = build_lut(device, space, res, out_dir, num_classes, chunk, _Bar(bar, "profiling blocks"), session,
                           default_convert_workers(), Int8Calibration(calib_data, calib_images))
-        if calibrate and table.manifest.get("family") == "resnet":
-            console.print(f"no calibration networks: {table.space_id} (OFA-ResNet) tables predict with the block sum "
-                          "only (--calibrate applies to MobileNetV3/ProxylessNAS spaces)", highlight=False)
-        elif calibrate:
+        if calibrate:
             run_calibration(out_dir, n=calibrate, on_progress=_Bar(bar, "calibration networks"), session=session)
     out.print(f"wrote {out_dir}: {len(table.frame)} blocks of {table.space_id} at {table.resolutions} on {session.spec.name}")
 

@@ -172,7 +172,12 @@ class ModelCache:
     def subnet(self, space: SearchSpace, cfg: SubnetConfig, num_classes: int) -> Path:
         path = self._path(f"net|{cfg.to_json()}|{num_classes}")
         if not path.is_file():
-            model = StaticSubnet(space, cfg, num_classes).eval()
+            if isinstance(space, SearchSpace):
+                model = StaticSubnet(space, cfg, num_classes).eval()
+            else:  # an OFA-ResNet config (the static network of ofa.nn.resnet)
+                from ofa.nn.resnet import StaticResNet
+
+                model = StaticResNet(space, cfg, num_classes).eval()
             _write(model, (1, 3, cfg.r, cfg.r), path, self.recipe)
         return path
 

@@ -107,7 +107,7 @@ class LatencyTable:
             from ofa.errors import ConfigError
 
             raise ConfigError(f"{self.directory} is an OFA-ResNet table ({self.space_id}): {what} is not available for "
-                              "ResNet tables yet; they predict with the block sum (`ofa lut predict`)")
+                              "ResNet tables yet (their predictions: `ofa lut predict`)")
 
     def space(self):
         """The table's space: a built-in or registered id, or (OFA-ResNet tables) the definition the manifest holds."""

@@ -9,13 +9,14 @@ import json
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from typer.testing import CliRunner
 
 from latency.api import load_predictor
 from latency.resnet_blocks import enumerate_resnet_blocks, lut_space, network_block_keys
-from latency.resnet_predictor import ResNetBlockSumPredictor
+from latency.resnet_predictor import ResNetBlockSumPredictor, ResNetCalibratedSum
 from latency.table import LatencyTable
 from ofa.cli.main import app
 from ofa.errors import ConfigError
@@ -83,6 +84,20 @@ def test_exact_minimum_matches_exhaustive_enumeration():
     assert list(only_32.r_allowed) == [0] and only_32.minimum()[1].configs()[0].r == 32
 
 
+def test_calibrated_sum_recovers_a_known_gap_and_stays_additive():
+    block_sum = _random_predictor(SMALL, [32, 64], seed=5)
+    configs = _configs(SMALL, 40, [32, 64])
+    pop = ResNetPopulation.from_configs(SMALL, configs)
+    n = np.array([2 + len(c.active_blocks(SMALL)) for c in configs])
+    measured = 1.3 * block_sum.additive()(pop) + 0.02 * n + 0.5  # a known scale, per-block cost and offset
+    fitted = ResNetCalibratedSum.fit(block_sum, configs, measured)
+    np.testing.assert_allclose(fitted.scales, [1.3, 1.3], rtol=1e-6)
+    assert fitted.per_block == pytest.approx(0.02, abs=1e-6) and fitted.offset == pytest.approx(0.5, abs=1e-5)
+    np.testing.assert_allclose(fitted.predict(configs).mean_ms, measured, rtol=1e-6)
+    value, best = fitted.additive().minimum()  # the additive form keeps the exact minimum
+    assert value == pytest.approx(fitted.additive()(best)[0]) and value <= fitted.predict(configs).mean_ms.min()
+
+
 def test_micro_models_compose_to_the_static_network():
     cfg = ResNetConfig((1, 2, 0, 1, 2), (0.35, 0.2, 0.25) * 6, (2, 1, 0, 2, 1, 2), 48, SMALL.id).validate(SMALL)
     torch.manual_seed(0)
@@ -118,25 +133,30 @@ def test_lut_build_and_predict_on_the_local_ort_device(tmp_path, monkeypatch):
     out = tmp_path / "lut"
     build = ["lut", "build", "--device", str(tmp_path / "dev.yaml"), "--space", str(tmp_path / "space.json"),
              "--out", str(out), "--resolutions", "32", "--num-classes", "10", "--chunk", "64"]
-    result = runner.invoke(app, build)
+    result = runner.invoke(app, build + ["--calibrate", "4"])
     assert result.exit_code == 0, result.output
-    assert "block sum only" in result.output  # --calibrate (default 20) does not apply to ResNet tables
     table = LatencyTable.load(out)
     assert table.manifest["family"] == "resnet" and table.manifest["complete"] and table.space() == SMALL
     assert len(table.frame) == len(enumerate_resnet_blocks(SMALL, [32], 10))
     cfg = ResNetConfig((2, 1, 0, 2, 1), (0.25,) * 18, (0, 1, 2, 2, 1, 0), 32, SMALL.id)
     (tmp_path / "cfg.json").write_text(json.dumps(cfg.to_dict()))
-    predicted = runner.invoke(app, ["lut", "predict", str(out), "--subnet", str(tmp_path / "cfg.json")])
+    predicted = runner.invoke(app, ["lut", "predict", str(out), "--subnet", str(tmp_path / "cfg.json"),
+                                    "--predictor", "block_sum"])
     assert predicted.exit_code == 0, predicted.output
     values = table.values()
     expected = sum(values[(32, k)][0] for k in network_block_keys(SMALL, cfg, 10))
     assert json.loads(predicted.output)["latency_ms"] == pytest.approx(expected, rel=1e-9) and expected > 0
-    assert load_predictor(out).additive().r_allowed.tolist() == [0]  # r=48, 64 are not in the table: never chosen
+    e2e = pd.read_csv(out / "e2e.csv")  # --calibrate 4: whole static ResNets timed end to end
+    assert len(e2e) == 4 and set(e2e["purpose"]) == {"calibration"} and (e2e["median_ms"] > 0).all()
+    calibrated = load_predictor(out)  # auto: the calibrated sum once the table has calibration networks
+    assert calibrated.name == "calibrated_sum" and calibrated.additive().r_allowed.tolist() == [0]  # r=32 only
+    auto = runner.invoke(app, ["lut", "predict", str(out), "--subnet", str(tmp_path / "cfg.json")])
+    assert json.loads(auto.output)["predictor"] == "calibrated_sum"
     refused = runner.invoke(app, ["lut", "predict", str(out), "--subnet", str(tmp_path / "cfg.json"),
-                                  "--predictor", "calibrated_sum"])
+                                  "--predictor", "fitted_e2e"])
     assert refused.exit_code == ConfigError.exit_code and "OFA-ResNet" in refused.output
     validate = runner.invoke(app, ["lut", "validate", str(out), "--n", "10"])
     assert validate.exit_code == ConfigError.exit_code and "OFA-ResNet" in validate.output
-    again = runner.invoke(app, build[:-2] + ["--calibrate", "0"])  # resumes: every block is there, nothing re-timed
+    again = runner.invoke(app, build + ["--calibrate", "0"])  # resumes: every block is there, nothing re-timed
     assert again.exit_code == 0, again.output
     assert LatencyTable.load(out).frame["measured_at"].tolist() == table.frame["measured_at"].tolist()
