@@ -87,48 +87,43 @@ class ResNetAdditiveCost:
         return best
 
     def _minimum_at(self, ri: int) -> tuple[float, ResNetPopulation]:
+        """The cheapest config at resolution index ``ri``: the stem's best (w0, residual) per stem width, then a
+        dynamic programme over the stages whose state is the previous stage's width index."""
         space, lay = self.space, layout(self.space)
-        nd, top = len(space.d_choices), int(np.argmax(space.d_choices))
-        genes = np.zeros(lay.width, dtype=np.int64)
-        genes[-1] = ri
-        stem = self.stem[ri]  # (W0, W1, residual); choose w0 and the residual (via d[0]) per w1
-        flat = stem.transpose(1, 0, 2).reshape(stem.shape[1], -1)
-        if nd == 1:  # no depth choice: the residual conv always runs
-            flat = stem[:, :, 1].T
-        state = flat.min(axis=1)  # cost so far per previous width index
-        choice = flat.argmin(axis=1)
-        stem_pick = [(int(c), 1) if nd == 1 else divmod(int(c), 2) for c in choice]
-        e_min, e_arg = self.block[ri].min(axis=-1), self.block[ri].argmin(axis=-1)  # (slots, W, W)
-        trail = []
+        state, stem_pick = self._stem_options(ri)
+        e_min, e_arg = self.block[ri].min(axis=-1), self.block[ri].argmin(axis=-1)  # (slots, W_in, W_out)
+        trail = []  # per stage: (best previous width per width, best depth index per width)
         for s, slots in enumerate(space.stage_blocks):
-            first, rest = slots[0], slots[1:]
-            n_w = e_min.shape[1]
-            diag = np.array([[e_min[k, w, w] for w in range(n_w)] for k in rest]).reshape(len(rest), n_w)
-            runs = [space.base_depths[s] + d - 1 for d in space.d_choices]  # extra slots run after the first
-            extra = np.stack([diag[:n].sum(axis=0) for n in runs])  # (D, W)
-            d_best, d_arg = extra.min(axis=0), extra.argmin(axis=0)
-            total = state[:, None] + e_min[first] + d_best[None, :]  # (W_prev, W)
-            trail.append((total.argmin(axis=0), d_arg))
+            rest = np.array([np.diagonal(e_min[k]) for k in slots[1:]]).reshape(len(slots) - 1, -1)  # in = out
+            extra = np.stack([rest[:space.base_depths[s] + d - 1].sum(axis=0) for d in space.d_choices])  # (D, W)
+            total = state[:, None] + e_min[slots[0]] + extra.min(axis=0)[None, :]  # (W_prev, W)
+            trail.append((total.argmin(axis=0), extra.argmin(axis=0)))
             state = total.min(axis=0)
-        state = state + self.head[ri]
-        w_last = int(state.argmin())
-        widths = [w_last]
+        widths = [int((state + self.head[ri]).argmin())]
         for prev, _ in reversed(trail):
             widths.append(int(prev[widths[-1]]))
-        widths = widths[::-1]  # stem w1, then one per stage
+        widths = widths[::-1]  # the stem's width, then one per stage
         w0, residual = stem_pick[widths[0]]
-        genes[lay.d][0] = top if residual else (top + 1) % nd
+        nd, top = len(space.d_choices), int(np.argmax(space.d_choices))
+        genes = np.zeros(lay.width, dtype=np.int64)
+        stage_d = [d_arg[widths[1 + s]] for s, (_, d_arg) in enumerate(trail)]
+        genes[lay.d] = [top if residual else (top + 1) % nd] + stage_d
         genes[lay.w] = [w0, *widths]
-        w_genes = genes[lay.w]
-        d_genes = genes[lay.d]
-        for s, (_, d_arg) in enumerate(trail):
-            d_genes[1 + s] = d_arg[widths[1 + s]]
-        genes[lay.d] = d_genes
         w_in, w_out = width_columns(space)
-        genes[lay.e] = [e_arg[k, w_genes[w_in[k]], w_genes[w_out[k]]] for k in range(space.n_blocks)]
+        genes[lay.e] = [e_arg[k, genes[lay.w][w_in[k]], genes[lay.w][w_out[k]]] for k in range(space.n_blocks)]
+        genes[-1] = ri
         pop = ResNetPopulation(genes[None, :], space)
         return float(self(pop)[0]), pop
 
+    def _stem_options(self, ri: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """Per stem width index: the stem's least cost, and the (w0, residual runs) reaching it (the residual
+        can be dropped only when ``d`` has a choice below the largest: the stem-skipping rule)."""
+        stem = self.stem[ri]  # (W0, W1, residual)
+        if len(self.space.d_choices) == 1:
+            flat = stem[:, :, 1].T
+            return flat.min(axis=1), [(int(c), 1) for c in flat.argmin(axis=1)]
+        flat = stem.transpose(1, 0, 2).reshape(stem.shape[1], -1)
+        return flat.min(axis=1), [divmod(int(c), 2) for c in flat.argmin(axis=1)]
 
 def build_resnet_table(space: ResNetSpace, stem_fn: StemFn, block_fn: BlockFn, head_fn: HeadFn,
                        resolutions: "set[int] | None" = None) -> ResNetAdditiveCost:

@@ -73,8 +73,9 @@ def test_flops_and_params_tables_equal_resnet_cost():
     np.testing.assert_allclose(params(pop), [resnet_cost(SMALL, c, 10).params / 1e6 for c in configs], rtol=1e-12)
 
 
-def test_exact_minimum_matches_exhaustive_enumeration():
-    table = _random_predictor(TINY, [32, 40], seed=3).additive()
+@pytest.mark.parametrize("seed", range(5))
+def test_exact_minimum_matches_exhaustive_enumeration(seed):
+    table = _random_predictor(TINY, [32, 40], seed=seed).additive()
     counts = choice_counts(TINY)
     every = np.array(list(itertools.product(*[range(c) for c in counts])))
     costs = table(ResNetPopulation(every, TINY))
