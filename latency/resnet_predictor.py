@@ -188,15 +188,21 @@ def calibrate_resnet(table: LatencyTable, session, n: int, seed: int = 0, on_pro
     from latency.lock import lut_lock
 
     block_sum = ResNetBlockSumPredictor.from_table(table)
-    space, resolutions = block_sum.space, block_sum.resolutions
+    configs = spread_resnet_sample(block_sum, n, seed)
+    with lut_lock(table.directory):
+        return measure_subnets(session, block_sum.space, configs, table.directory, "calibration", table.num_classes,
+                               on_progress, anchor=table_anchor(table, block_sum.space))
+
+
+def spread_resnet_sample(block_sum: ResNetBlockSumPredictor, n: int, seed: int) -> list[ResNetConfig]:
+    """``n`` configs in even shares per table resolution, each share spread over its block-sum range."""
+    resolutions = block_sum.resolutions
     shares = [n // len(resolutions) + (1 if i < n % len(resolutions) else 0) for i in range(len(resolutions))]
     rng, configs = np.random.default_rng(seed), []
     for r, share in zip(resolutions, shares):
         if share:
-            configs += _spread(space, r, share, rng, lambda cs: block_sum.predict(cs).mean_ms)
-    with lut_lock(table.directory):
-        return measure_subnets(session, space, configs, table.directory, "calibration", table.num_classes, on_progress,
-                               anchor=table_anchor(table, space))
+            configs += _spread(block_sum.space, r, share, rng, lambda cs: block_sum.predict(cs).mean_ms)
+    return configs
 
 
 def _spread(space: ResNetSpace, r: int, n: int, rng: np.random.Generator, score, pool_factor: int = 20) -> list:

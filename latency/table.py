@@ -101,14 +101,6 @@ class LatencyTable:
         required = {b.ident for b in space_blocks(self.space(), self.resolutions, self.num_classes)}
         return sorted(required - self.idents())
 
-    def refuse_resnet(self, what: str) -> None:
-        """A :class:`ConfigError` for the end-to-end tools that measure MobileNetV3-family networks only."""
-        if self.manifest.get("family") == "resnet":
-            from ofa.errors import ConfigError
-
-            raise ConfigError(f"{self.directory} is an OFA-ResNet table ({self.space_id}): {what} is not available for "
-                              "ResNet tables yet (their predictions: `ofa lut predict`)")
-
     def space(self):
         """The table's space: a built-in or registered id, or (OFA-ResNet tables) the definition the manifest holds."""
         if self.manifest.get("family") == "resnet":

@@ -28,6 +28,8 @@ FIXTURE = Path(__file__).parent / "fixtures" / "official_resnet50_w0.06-0.12"
 SPACE = {"id": "ofa_resnet50_w0.06-0.12", "w_choices": [0.06, 0.09, 0.12], "resolutions": [32, 48, 64]}
 SMALL = ResNetSpace.model_validate(SPACE)
 runner = CliRunner()
+FAST = {"kind": "onnxruntime", "warmup": 1, "repeats": 3, "rounds": 1, "passes": 1, "max_passes": 1, "threads": 1}
+DEVICE = DeviceSpec.from_dict({"name": "tiny-ort", "transport": {"kind": "local"}, "runner": FAST})
 
 
 def _cli(*args):
@@ -41,9 +43,7 @@ def _cli(*args):
 def built(tmp_path_factory):
     """Imported supernet, accuracy table + predictor (6 sub-networks), and a latency table at r=32."""
     root = tmp_path_factory.mktemp("resnet_search")
-    fast = {"kind": "onnxruntime", "warmup": 1, "repeats": 3, "rounds": 1, "passes": 1, "max_passes": 1, "threads": 1}
-    device = DeviceSpec.from_dict({"name": "tiny-ort", "transport": {"kind": "local"}, "runner": fast})
-    build_lut(device, SMALL, [32], root / "lut", num_classes=10, chunk_size=64)  # before the CLI calls (their logging)
+    build_lut(DEVICE, SMALL, [32], root / "lut", num_classes=10, chunk_size=64)  # before the CLI calls (their logging)
     (root / "space.json").write_text(json.dumps(SPACE))
     imported = _cli("import-official", FIXTURE / "supernet_state_dict.pt", "--out", root / "supernet",
                     "--space", root / "space.json")
@@ -106,6 +106,19 @@ def test_infeasible_budget_fails_fast_naming_the_smallest_reachable_latency(buil
     row = json.loads((root / "infeasible" / "search_result.json").read_text())["results"][0]
     assert not row["feasible"] and row["min_latency_ms"] == pytest.approx(fastest)
     assert row["fastest"]["subnet"] == pop.configs()[0].to_dict()
+
+
+def test_lut_validate_scores_the_resnet_predictors_on_networks_timed_end_to_end(built):
+    """``ofa lut validate`` on a ResNet table: 10 whole networks timed, block sum and cross-validated calibrated sum."""
+    from latency.validate import validate_lut
+
+    root, _ = built
+    report = validate_lut(root / "lut", DEVICE, n=10)
+    assert set(report["predictors"]) == {"block_sum", "calibrated_sum"} and report["n"] == 10
+    for scores in report["predictors"].values():
+        assert 0 <= scores["within_10pct"] <= 1 and np.isfinite(scores["rmse_pct"])
+    saved = json.loads((root / "lut" / "validation.json").read_text())
+    assert saved["space"] == SMALL.id and saved["measured_ms"]["min"] > 0
 
 
 def test_other_strategies_and_pareto_refuse_a_resnet_space_with_a_config_error(built):
