@@ -104,9 +104,14 @@ class LatencyTable:
     def space(self):
         """The table's space: a built-in or registered id, or (OFA-ResNet tables) the definition the manifest holds."""
         if self.manifest.get("family") == "resnet":
+            from ofa.errors import ConfigError
             from ofa.resnet_artifacts import resnet_space
 
-            return resnet_space(self.manifest.get("space_def") or self.space_id)
+            try:
+                return resnet_space(self.manifest.get("space_def") or self.space_id)
+            except ConfigError as exc:  # an edited or cut manifest: the table cannot be read against its space
+                raise ArtifactError(f"{self.directory / MANIFEST_FILE}: the ResNet space of the table is invalid ({exc}); "
+                                    "restore the manifest or rebuild with `ofa lut build`") from None
         from ofa.spaces import get_space
 
         return get_space(self.space_id)

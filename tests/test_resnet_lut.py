@@ -19,7 +19,7 @@ from latency.resnet_blocks import enumerate_resnet_blocks, lut_space, network_bl
 from latency.resnet_predictor import ResNetBlockSumPredictor, ResNetCalibratedSum
 from latency.table import LatencyTable
 from ofa.cli.main import app
-from ofa.errors import ConfigError
+from ofa.errors import ArtifactError, ConfigError
 from ofa.nn.resnet import HeadPart, StaticResNet, StemPart, resnet_cost
 from ofa.resnet_cost_table import resnet_flops_table, resnet_params_table
 from ofa.resnet_population import ResNetPopulation, choice_counts
@@ -159,3 +159,8 @@ def test_lut_build_and_predict_on_the_local_ort_device(tmp_path, monkeypatch):
     again = runner.invoke(app, build + ["--calibrate", "0"])  # resumes: every block is there, nothing re-timed
     assert again.exit_code == 0, again.output
     assert LatencyTable.load(out).frame["measured_at"].tolist() == table.frame["measured_at"].tolist()
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["space_def"]["w_choices"] = "wide"  # a hand edit: refused on load, naming the file
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="ResNet space of the table is invalid"):
+        LatencyTable.load(out)
