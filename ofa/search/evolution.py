@@ -105,8 +105,8 @@ def evolve(space: SearchSpace, fitness: Callable[[Population], np.ndarray], cons
     """Maximise ``fitness`` subject to ``constraints``; seeded and deterministic.
 
     Runs on gene matrices (:func:`~ofa.search.population.genes_of`): one array operation per pick, mutation,
-    crossover and selection; the parents' scores are carried over, never recomputed ``space`` may also be an OFA-ResNet
-    space (:class:`~ofa.spaces.resnet.ResNetSpace`): its populations are gene matrices already
+    crossover and selection; the parents' scores are carried over, never recomputed. ``space`` may also be an
+    OFA-ResNet space (:class:`~ofa.spaces.resnet.ResNetSpace`): its populations are gene matrices already
     (:func:`~ofa.search.population.gene_ops`)."""
     start = time.perf_counter()
     rng = np.random.default_rng(settings.seed)
