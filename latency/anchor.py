@@ -15,8 +15,10 @@ from typing import Optional, Sequence
 from devices.modelfile import model_job
 from devices.runners import MeasureJob
 from devices.session import DeviceSession
-from latency.blocks import LutBlock, enumerate_blocks, slot_blocks
+from latency.blocks import LutBlock, slot_blocks
 from latency.micro import ModelCache
+from latency.resnet_blocks import anchor_block as resnet_anchor
+from latency.resnet_blocks import space_blocks
 from latency.table import LatencyTable
 from ofa.errors import ArtifactError
 from ofa.spaces import SearchSpace
@@ -25,6 +27,8 @@ ANCHOR_JOB_ID = "__anchor__"
 
 
 def anchor_block(space: SearchSpace, resolutions: Sequence[int]) -> LutBlock:
+    if not isinstance(space, SearchSpace):  # OFA-ResNet: a middle bottleneck block
+        return resnet_anchor(space, resolutions)
     slot = (space.n_stages // 2) * space.max_depth
     mid = lambda choices: sorted(choices)[len(choices) // 2]  # noqa: E731
     return slot_blocks(space, min(resolutions))[(slot, mid(space.ks_choices), mid(space.e_choices))]
@@ -35,7 +39,7 @@ def table_anchor(table: LatencyTable, space: SearchSpace) -> Optional[LutBlock]:
     job_id = table.manifest.get("protocol", {}).get("anchor")
     if not job_id:
         return None
-    for block in enumerate_blocks(space, table.resolutions, table.num_classes):
+    for block in space_blocks(space, table.resolutions, table.num_classes):
         if block.job_id == job_id:
             return block
     raise ArtifactError(f"{table.directory}: the manifest's anchor block {job_id!r} is not a block of {space.id}")

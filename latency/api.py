@@ -56,6 +56,10 @@ def load_predictor(lut: "str | Path | LatencyTable", kind: str = "auto", stat: O
     if kind == "fitted":
         raise ConfigError(f"{lut} is a latency table; predictor 'fitted' needs a directory from `ofa latency fit`")
     table = lut if isinstance(lut, LatencyTable) else LatencyTable.load(lut)
+    if table.manifest.get("family") == "resnet":  # OFA-ResNet tables: the block sum only (latency.resnet_predictor)
+        from latency.resnet_predictor import resnet_predictor
+
+        return resnet_predictor(table, kind, stat, target)
     space = get_space(table.space_id)
     rows = load_e2e(table.directory).drop_duplicates("config", keep="last")
     column = budget_column(target or table.budget_stat)
@@ -107,6 +111,10 @@ def calibrate(lut_dir: "str | Path", device=None, n: int = 20, seed: int = 0,
     if session is None:  # locked before the device session starts: a second writer is refused at once
         with lut_lock(lut_dir), DeviceSession(device or table.manifest["device"]["device"]) as live:
             return calibrate(lut_dir, device, n, seed, on_progress, live)
+    if table.manifest.get("family") == "resnet":  # OFA-ResNet networks (latency.resnet_predictor)
+        from latency.resnet_predictor import calibrate_resnet
+
+        return calibrate_resnet(table, session, n, seed, on_progress)
     space = get_space(table.space_id)
     block_sum = BlockSumPredictor.from_table(table)
     configs = calibration_sample(space, table.resolutions, n, seed, lambda cs: block_sum.predict(cs).mean_ms)

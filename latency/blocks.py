@@ -38,6 +38,8 @@ class LutBlock:
     spec: Optional[BlockSpec] = field(default=None, compare=False)  # for kind == "mbconv"
     act: str = "relu"
     stride: int = 1
+    mid: int = 0  # OFA-ResNet blocks (latency.resnet_blocks): hidden width (the stem's: its first conv's)
+    shortcut: bool = False  # OFA-ResNet: the stem's residual conv runs / the bottleneck has the downsample shortcut
 
     @property
     def ident(self) -> tuple[int, str]:
@@ -60,13 +62,15 @@ class LutBlock:
         if self.spec is not None:
             s = self.spec
             return f"mbconv-{s.in_channels}-{s.out_channels}-{s.mid_channels}-k{s.kernel}-s{s.stride}-se{s.se_channels}-{s.act}"
+        if self.mid:  # an OFA-ResNet stem or bottleneck
+            return f"{self.kind}-{self.in_channels}-{self.mid}-{self.out_channels}-s{self.stride}-x{int(self.shortcut)}"
         return f"{self.kind}-{self.in_channels}-{self.out_channels}-s{self.stride}-{self.act}"
 
     def row(self) -> dict:
         s = self.spec
         return {"key": self.key, "kind": self.kind, "resolution": self.resolution, "in_size": self.in_size,
                 "in_channels": self.in_channels, "out_size": self.out_size, "out_channels": self.out_channels,
-                "mid_channels": s.mid_channels if s else 0, "kernel": s.kernel if s else 0,
+                "mid_channels": s.mid_channels if s else self.mid, "kernel": s.kernel if s else 0,
                 "stride": self.stride, "expand": s.expand if s else 0, "se": int(bool(s and s.se_channels)),
                 "act": self.act}
 
@@ -143,7 +147,8 @@ def enumerate_blocks(space: SearchSpace, resolutions: "list[int] | tuple[int, ..
     """Every distinct block of ``space`` at each resolution, identified by ``(resolution, key)``.
 
     Keys like the classifier's repeat at every resolution on purpose: OFA's tables time them per
-    resolution too, and the predictors look blocks up by ``(resolution, key)``.
+    resolution too, and the predictors look blocks up by ``(resolution, key)``. (Either family's blocks:
+    :func:`latency.resnet_blocks.space_blocks`.)
     """
     found: dict[tuple[int, str], LutBlock] = {}
     for r in resolutions:

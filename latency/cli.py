@@ -16,10 +16,10 @@ lut_app = typer.Typer(help="Latency lookup tables: build on a device, inspect, v
 
 
 def _resolutions(text: Optional[str], space_id: str) -> list[int]:
+    from latency.resnet_blocks import lut_space
     from ofa.errors import ConfigError
-    from ofa.spaces import get_space
 
-    space = get_space(space_id)
+    space = lut_space(space_id)
     if not text:
         return list(space.resolutions)
     try:
@@ -50,7 +50,8 @@ class _Bar:
 @lut_app.command("build")
 @handle_errors
 def build_cmd(device: str = typer.Option(..., "--device", help="Device name or YAML file (see `ofa device list`)."),
-              space: str = typer.Option(..., "--space", help="Search space id (see `ofa space list`)."),
+              space: str = typer.Option(..., "--space", help="Search space id (see `ofa space list`; also "
+                                        "ofa_resnet50) or a JSON/YAML space file (a ResNet one: ResNetSpace fields)."),
               out_dir: Path = typer.Option(..., "--out", help="Table directory (re-run to resume)."),
               resolutions: Optional[str] = typer.Option(None, help="Comma-separated resolutions (default: all of the space)."),
               calibrate: int = typer.Option(20, help="Sub-networks to measure end to end for the calibrated sum (0: none)."),
@@ -142,10 +143,17 @@ def predict_cmd(lut_dir: Path = typer.Argument(..., help="Table directory (or fi
                                               "(a directory from `ofa latency fit`: auto | fitted).")) -> None:
     """Predict one sub-network's latency from a table (or a fitted predictor)."""
     from latency.api import load_predictor
+    from ofa.spaces import SearchSpace
     from ofa.subnet import SubnetConfig
 
     model = load_predictor(lut_dir, predictor)
-    mean, std = model.predict(SubnetConfig.load(subnet, model.space))[0]
+    if isinstance(model.space, SearchSpace):
+        cfg = SubnetConfig.load(subnet, model.space)
+    else:  # an OFA-ResNet table: the official d/e/w/r selection
+        from ofa.resnet_artifacts import read_resnet_config
+
+        cfg = read_resnet_config(subnet, model.space)
+    mean, std = model.predict(cfg)[0]
     print_json({"predictor": model.name, "latency_ms": mean, "std_ms": std})
 
 

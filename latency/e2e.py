@@ -70,6 +70,11 @@ def save_e2e(directory: "str | Path", frame: pd.DataFrame) -> None:
 
 
 def configs_of(frame: pd.DataFrame, space: SearchSpace) -> list[SubnetConfig]:
+    """The configs of end-to-end rows (an OFA-ResNet space's: :class:`~ofa.spaces.resnet.ResNetConfig`)."""
+    if not isinstance(space, SearchSpace):
+        from ofa.spaces.resnet import ResNetConfig
+
+        return [ResNetConfig.from_json(text, space) for text in frame["config"]]
     return [SubnetConfig.from_json(text, space) for text in frame["config"]]
 
 

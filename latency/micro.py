@@ -32,6 +32,7 @@ from torch import nn
 from devices.modelfile import FORMATS, ONNX_OPSET, export_module
 from latency.blocks import LutBlock
 from latency.int8 import POST_ACTIVATION, Int8Calibration, SharedOutput, export_int8, feeds_residual
+from latency.resnet_blocks import RESNET_KINDS, resnet_block_module
 from ofa.errors import ConfigError
 from ofa.nn.layers import ConvBNAct, init_weights
 from ofa.nn.mbconv import MBConv
@@ -58,6 +59,8 @@ class Classifier(nn.Module):
 
 def block_module(block: LutBlock, space: SearchSpace) -> nn.Module:
     """The PyTorch module of one table block, built from the same layers as static sub-networks."""
+    if block.kind in RESNET_KINDS:
+        return resnet_block_module(block, space)
     bn = dict(bn_eps=space.bn_eps, bn_momentum=space.bn_momentum)
     if block.kind == "stem":
         module = ConvBNAct(3, block.out_channels, 3, block.stride, block.act, **bn)
@@ -169,7 +172,12 @@ class ModelCache:
     def subnet(self, space: SearchSpace, cfg: SubnetConfig, num_classes: int) -> Path:
         path = self._path(f"net|{cfg.to_json()}|{num_classes}")
         if not path.is_file():
-            model = StaticSubnet(space, cfg, num_classes).eval()
+            if isinstance(space, SearchSpace):
+                model = StaticSubnet(space, cfg, num_classes).eval()
+            else:  # an OFA-ResNet config (the static network of ofa.nn.resnet)
+                from ofa.nn.resnet import StaticResNet
+
+                model = StaticResNet(space, cfg, num_classes).eval()
             _write(model, (1, 3, cfg.r, cfg.r), path, self.recipe)
         return path
 

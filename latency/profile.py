@@ -13,13 +13,14 @@ from devices.runners import MeasureJob
 from devices.session import DeviceSession
 from devices.stats import OUTLIER_RULE, STEADY, summarize
 from latency.anchor import anchor_block, anchor_job
-from latency.blocks import LutBlock, enumerate_blocks
+from latency.blocks import LutBlock
 from latency.int8 import Int8Calibration, check_calibration
 from latency.lock import lut_lock
 from latency.micro import ModelCache
+from latency.resnet_blocks import lut_space, space_blocks
 from latency.table import LatencyTable, new_manifest, now
 from ofa.errors import ArtifactError, ConfigError, DeviceError
-from ofa.spaces import SearchSpace, get_space
+from ofa.spaces import SearchSpace
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -45,11 +46,15 @@ def open_table(out_dir: Path, space: SearchSpace, resolutions: Sequence[int], nu
                n_blocks: int, fingerprint: dict, proto: dict, stat: str) -> LatencyTable:
     """The table in ``out_dir`` to continue, or a new one; refuses to mix devices, spaces or protocols."""
     if not LatencyTable.exists(out_dir):
-        return LatencyTable(out_dir, new_manifest(space.id, list(resolutions), num_classes, n_blocks, fingerprint, proto,
-                                                  stat=stat))
+        manifest = new_manifest(space.id, list(resolutions), num_classes, n_blocks, fingerprint, proto, stat=stat)
+        if not isinstance(space, SearchSpace):  # OFA-ResNet: the definition travels (fixture spaces are no built-in)
+            manifest |= {"family": "resnet", "space_def": space.model_dump(mode="json")}
+        return LatencyTable(out_dir, manifest)
     table = LatencyTable.load(out_dir)
     old = table.manifest
     problems = [f"space {old['space']} != {space.id}"] if old["space"] != space.id else []
+    if not isinstance(space, SearchSpace) and old.get("space_def") != space.model_dump(mode="json"):
+        problems.append(f"the ResNet space definition of {space.id} differs from the table's")
     problems += [f"statistic {table.stat} != {stat} (built by an older version or with other runner settings)"
                  ] if table.stat != stat else []
     problems += [f"anchor {old['protocol'].get('anchor')} != {proto['anchor']}"] if old["protocol"].get("anchor") != proto["anchor"] else []
@@ -86,11 +91,11 @@ def build_lut(device, space: "SearchSpace | str", resolutions: Sequence[int], ou
     A device with ``runner.precision: int8`` times int8 micro-models calibrated on ``calibration``
     (default: 16 images of the built-in digits; see :mod:`latency.int8`), recorded in the manifest.
     """
-    space, out_dir = get_space(space), Path(out_dir)
+    space, out_dir = lut_space(space), Path(out_dir)
     bad = sorted(set(resolutions) - set(space.resolutions))
     if bad or not resolutions:
         raise ConfigError(f"resolutions {bad or '[]'} are not in space {space.id}; valid: {list(space.resolutions)}")
-    all_blocks = enumerate_blocks(space, sorted(set(resolutions)), num_classes)
+    all_blocks = space_blocks(space, sorted(set(resolutions)), num_classes)
     with lut_lock(out_dir), (nullcontext(session) if session is not None else DeviceSession(device)) as live:
         return _build(space, resolutions, out_dir, num_classes, all_blocks, chunk_size, on_progress, live,
                       convert_workers, calibration)
@@ -101,6 +106,9 @@ def _build(space: SearchSpace, resolutions: Sequence[int], out_dir: Path, num_cl
            convert_workers: int, calibration: Optional[Int8Calibration]) -> LatencyTable:
     """:func:`build_lut` once the directory is locked and the device session is open."""
     anchor = anchor_block(space, resolutions)
+    if not isinstance(space, SearchSpace) and session.spec.runner.precision != "fp32":
+        raise ConfigError(f"{space.id} (OFA-ResNet) tables are timed in fp32 only; {session.spec.name} is "
+                          f"{session.spec.runner.precision}: pick an fp32 device")
     table = open_table(out_dir, space, resolutions, num_classes, len(all_blocks), session.fingerprint(),
                        protocol(session, anchor, calibration), table_stat(session))
     table.manifest["budget_stat"] = session.spec.latency_stat  # what end-to-end fits target (see latency.api)

@@ -96,11 +96,25 @@ class LatencyTable:
 
     def missing_blocks(self) -> list[tuple[int, str]]:
         """``(resolution, key)`` of the blocks the space needs at the table's resolutions that have no row."""
-        from latency.blocks import enumerate_blocks
+        from latency.resnet_blocks import space_blocks
+
+        required = {b.ident for b in space_blocks(self.space(), self.resolutions, self.num_classes)}
+        return sorted(required - self.idents())
+
+    def space(self):
+        """The table's space: a built-in or registered id, or (OFA-ResNet tables) the definition the manifest holds."""
+        if self.manifest.get("family") == "resnet":
+            from ofa.errors import ConfigError
+            from ofa.resnet_artifacts import resnet_space
+
+            try:
+                return resnet_space(self.manifest.get("space_def") or self.space_id)
+            except ConfigError as exc:  # an edited or cut manifest: the table cannot be read against its space
+                raise ArtifactError(f"{self.directory / MANIFEST_FILE}: the ResNet space of the table is invalid ({exc}); "
+                                    "restore the manifest or rebuild with `ofa lut build`") from None
         from ofa.spaces import get_space
 
-        required = {b.ident for b in enumerate_blocks(get_space(self.space_id), self.resolutions, self.num_classes)}
-        return sorted(required - self.idents())
+        return get_space(self.space_id)
 
     def is_complete(self) -> bool:
         """Whether every block of the space at the table's resolutions has a row (False if the space is unknown)."""
@@ -267,7 +281,7 @@ def fill_missing_stats(frame: pd.DataFrame) -> pd.DataFrame:
 _MANIFEST_FIELDS = {"space": ((str,), True), "resolutions": ((list,), True),
                     "num_classes": ((int,), False), "stat": ((str,), False), "budget_stat": ((str,), False),
                     "device": ((dict,), False), "protocol": ((dict,), False), "n_blocks": ((int,), False),
-                    "source": ((str,), False)}
+                    "source": ((str,), False), "family": ((str,), False), "space_def": ((dict,), False)}
 
 
 def check_manifest(manifest: dict, path: Path) -> None:

@@ -1,4 +1,7 @@
-"""``ofa lut validate``: measure sub-networks end to end and score every predictor against them."""
+"""``ofa lut validate``: measure sub-networks end to end and score every predictor against them.
+
+An OFA-ResNet table is validated the same way with its own predictors (:mod:`latency.resnet_predictor`: block
+sum, calibrated sum); the fitted end-to-end predictor is MobileNetV3-family only and is left out."""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from latency.predictors import BlockSumPredictor, CalibratedSumPredictor, Fitted
 from latency.table import REPORT_FILE, LatencyTable, now
 from ofa.errors import ConfigError
 from ofa.io import atomic_write, atomic_write_json
-from ofa.spaces import SearchSpace, get_space
+from ofa.spaces import SearchSpace
 from ofa.subnet import SubnetConfig
 
 log = logging.getLogger(__name__)
@@ -55,11 +58,17 @@ def validate_lut(lut_dir: "str | Path", device=None, n: int = 100, seed: int = 1
 
     Holds the table's write lock while it measures (a concurrent build or calibration fails fast)."""
     table = LatencyTable.load(lut_dir)
-    space = get_space(table.space_id)
+    space = table.space()
     if n < 2 * K_FOLDS:
         raise ConfigError(f"validation needs at least {2 * K_FOLDS} sub-networks (--n), got {n}")
-    block_sum = BlockSumPredictor.from_table(table)
-    configs = spread_sample(space, table.resolutions, n, seed, lambda cs: block_sum.predict(cs).mean_ms)
+    if isinstance(space, SearchSpace):
+        block_sum = BlockSumPredictor.from_table(table)
+        configs = spread_sample(space, table.resolutions, n, seed, lambda cs: block_sum.predict(cs).mean_ms)
+    else:  # OFA-ResNet
+        from latency.resnet_predictor import ResNetBlockSumPredictor, spread_resnet_sample
+
+        block_sum = ResNetBlockSumPredictor.from_table(table)
+        configs = spread_resnet_sample(block_sum, n, seed)
     device = device or table.manifest["device"]["device"]
     if session is None:
         with DeviceSession(device) as live:
@@ -86,6 +95,11 @@ def score(table: LatencyTable, space: SearchSpace, block_sum: BlockSumPredictor,
     calib = load_e2e(table.directory)
     calib = calib[calib["purpose"] == "calibration"].drop_duplicates("config", keep="last")
     calib_cfgs, calib_y = configs_of(calib, space), e2e_values(table, calib, budget_column(table.budget_stat))
+    calibrated_fit = CalibratedSumPredictor.fit
+    if not isinstance(space, SearchSpace):  # OFA-ResNet
+        from latency.resnet_predictor import ResNetCalibratedSum
+
+        calibrated_fit = ResNetCalibratedSum.fit
     preds = {"block_sum": block_sum.predict(configs).mean_ms}
     notes = {"block_sum": "no end-to-end data used"}
 
@@ -93,9 +107,9 @@ def score(table: LatencyTable, space: SearchSpace, block_sum: BlockSumPredictor,
         """A cross-validation fold's training set: its validation networks + every calibration network."""
         return [configs[i] for i in idx] + calib_cfgs, np.concatenate([measured[idx], calib_y])
 
-    calibrated_cv = cross_validated(lambda idx: CalibratedSumPredictor.fit(block_sum, *train(idx)), configs, seed)
+    calibrated_cv = cross_validated(lambda idx: calibrated_fit(block_sum, *train(idx)), configs, seed)
     if len(calib_cfgs):
-        model = CalibratedSumPredictor.fit(block_sum, calib_cfgs, calib_y)
+        model = calibrated_fit(block_sum, calib_cfgs, calib_y)
         preds["calibrated_sum"], notes["calibrated_sum"] = model.predict(configs).mean_ms, (
             f"fitted on {len(calib_cfgs)} separate calibration sub-networks measured at build time")
         preds["calibrated_sum_all"] = calibrated_cv
@@ -104,9 +118,10 @@ def score(table: LatencyTable, space: SearchSpace, block_sum: BlockSumPredictor,
     else:
         preds["calibrated_sum"] = calibrated_cv
         notes["calibrated_sum"] = f"{K_FOLDS}-fold cross-validated on the validation set (no calibration data)"
-    preds["fitted_e2e"] = cross_validated(
-        lambda idx: FittedE2EPredictor.fit(space, table.resolutions, *train(idx), table.num_classes), configs, seed)
-    notes["fitted_e2e"] = f"{K_FOLDS}-fold cross-validated; calibration sub-networks always in the training folds"
+    if isinstance(space, SearchSpace):  # analytic features of MobileNetV3-family blocks
+        preds["fitted_e2e"] = cross_validated(
+            lambda idx: FittedE2EPredictor.fit(space, table.resolutions, *train(idx), table.num_classes), configs, seed)
+        notes["fitted_e2e"] = f"{K_FOLDS}-fold cross-validated; calibration sub-networks always in the training folds"
     _save_predictions(table.directory, configs, measured, preds)
     return {"lut": str(table.directory), "space": space.id, "resolutions": table.resolutions, "stat": table.stat,
             "measured_stat": table.budget_stat,

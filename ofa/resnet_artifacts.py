@@ -5,7 +5,7 @@ file hashes, names and shapes checked against the manifest's architecture, stric
 The manifest adds ``"family": "resnet"`` and its ``space`` is a :class:`~ofa.spaces.resnet.ResNetSpace`
 (``subnet`` a :class:`~ofa.spaces.resnet.ResNetConfig`, the official ``d``/``e``/``w`` selection).
 :func:`ofa.artifacts.load_supernet` and :func:`~ofa.artifacts.load_subnet` hand such a directory here,
-so ``ofa extract``, ``ofa export`` and ``ofa verify`` take it like an MBv3 one.
+so ``ofa extract``, ``ofa export``, ``ofa verify``, ``ofa acc build`` and ``ofa search`` take it like an MBv3 one.
 """
 
 from __future__ import annotations

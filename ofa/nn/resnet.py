@@ -169,13 +169,43 @@ class StaticResNet(OFAResNet):
         self.classifier.linear = nn.Linear(cin, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer in self.input_stem:
-            conv = layer.conv.conv if isinstance(layer, StemResidual) else layer.conv
-            x = layer(x, conv.weight.shape[0])
-        return self._finish(x)
+        return self._finish(static_stem(self.input_stem, x))
 
     def active(self) -> list[Bottleneck]:
         return list(self.blocks)
+
+
+def static_stem(layers: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
+    """The input stem of a static network: each conv at its exact width."""
+    for layer in layers:
+        conv = layer.conv.conv if isinstance(layer, StemResidual) else layer.conv
+        x = layer(x, conv.weight.shape[0])
+    return x
+
+
+class StemPart(nn.Module):
+    """A static network's input stem and max pooling alone: a latency-table block (:mod:`latency.resnet_blocks`)."""
+
+    def __init__(self, mid: int, channels: int, residual: bool, bn: dict):
+        super().__init__()
+        layers = [ConvBN(3, mid, 3, 2, True, bn)] + ([StemResidual(mid, bn)] if residual else [])
+        self.input_stem = nn.ModuleList([*layers, ConvBN(mid, channels, 3, 1, True, bn)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.max_pool2d(static_stem(self.input_stem, x), 3, 2, 1)
+
+
+class HeadPart(nn.Module):
+    """A static network's global pooling and classifier alone (a latency-table block; dropout is off in eval)."""
+
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__()
+        self.classifier = nn.Module()
+        self.classifier.linear = nn.Linear(channels, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.flatten(x.mean((2, 3)), 1)
+        return F.linear(x, self.classifier.linear.weight[:, :x.shape[1]], self.classifier.linear.bias)
 
 
 def static_state_dict(supernet: OFAResNet, cfg: ResNetConfig) -> dict[str, torch.Tensor]:

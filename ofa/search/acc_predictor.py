@@ -25,7 +25,9 @@ from ofa.io import atomic_write, atomic_write_json, read_json_file
 from ofa.manifest import ManifestHeader
 from ofa.population import Population
 from ofa.search.encoding import encode, feature_size
+from ofa.search.population import from_configs
 from ofa.spaces import SearchSpace
+from ofa.spaces.resnet import ResNetConfig, ResNetSpace
 from ofa.subnet import SubnetConfig
 
 WEIGHTS = "predictor.safetensors"
@@ -75,7 +77,7 @@ class AccuracyPredictor:
         return (h @ weights[-2] + weights[-1])[:, 0] * self.target_std + self.target_mean
 
     def predict_configs(self, configs: list[SubnetConfig]) -> np.ndarray:
-        return self(Population.from_configs(self.space, configs))
+        return self(from_configs(self.space, configs))
 
     def fingerprint(self) -> float:
         """A cheap number that changes whenever the weights do (for caches keyed by the predictor)."""
@@ -90,7 +92,8 @@ class AccuracyPredictor:
                    for m, weights in enumerate(self.members) for i, w in enumerate(weights)}
         atomic_write(out / WEIGHTS, lambda tmp: save_file(tensors, str(tmp)))
         atomic_write_json(out / MANIFEST, {**HEADER.fields(),
-                                           "space": self.space.model_dump(mode="json"), "target_mean": self.target_mean,
+                                           "space": self.space.model_dump(mode="json"), **_family(self.space),
+                                           "target_mean": self.target_mean,
                                            "target_std": self.target_std, "residual_std": self.residual_std,
                                            "report": self.report})
         return out
@@ -110,13 +113,28 @@ class AccuracyPredictor:
         if bad or numbers["target_std"] == 0:
             raise ArtifactError(f"{path / MANIFEST}: {bad or numbers} must be finite numbers (std > 0); {fix}")
         try:
-            space = SearchSpace.from_dict(meta.get("space"), source=str(path / MANIFEST))
+            space = _read_space(meta, path / MANIFEST)
         except ConfigError as exc:
             raise ArtifactError(f"{exc}; {fix}") from None
         members = _read_members(path / WEIGHTS, feature_size(space), fix)
         report = meta.get("report") if isinstance(meta.get("report"), dict) else {}
         return cls(space, members, float(numbers["target_mean"]), float(numbers["target_std"]), report,
                    float(numbers["residual_std"]))
+
+
+def _family(space) -> dict:
+    """The manifest's family marker: OFA-ResNet predictors say so (their space is a ResNetSpace)."""
+    return {"family": "resnet"} if isinstance(space, ResNetSpace) else {}
+
+
+def _read_space(meta: dict, where: Path) -> "SearchSpace | ResNetSpace":
+    if meta.get("family") == "resnet":
+        from ofa.resnet_artifacts import resnet_space
+
+        if not isinstance(meta.get("space"), dict):
+            raise ConfigError(f"{where}: 'space' must be the ResNet space definition")
+        return resnet_space(meta["space"])
+    return SearchSpace.from_dict(meta.get("space"), source=str(where))
 
 
 @contextmanager
@@ -217,7 +235,7 @@ def fit(space: SearchSpace, configs: list[SubnetConfig], accuracy: np.ndarray, h
         raise ConfigError(f"need at least 5 measured sub-networks to fit a predictor, got {len(configs)}")
     if members < 1:
         raise ConfigError(f"an accuracy predictor needs at least one ensemble member, got {members}")
-    x = torch.from_numpy(encode(space, Population.from_configs(space, configs)))
+    x = torch.from_numpy(encode(space, from_configs(space, configs)))
     y = torch.tensor(np.asarray(accuracy, dtype=np.float32))
     mean, std = float(y.mean()), float(y.std().clamp_min(1e-6))
     target = ((y - mean) / std)[:, None]
@@ -256,7 +274,8 @@ def rank_metrics(pred: np.ndarray, true: np.ndarray) -> dict:
 def fit_and_evaluate(space: SearchSpace, table: pd.DataFrame, holdout: float = 0.2, seed: int = 0,
                      curve: tuple[int, ...] = (100, 300, 1000), **fit_args) -> AccuracyPredictor:
     """Fit on all but a held-out share; report RMSE/tau on it, a sample-size curve and a FLOPs baseline."""
-    configs = [SubnetConfig.from_json(s, space) for s in table["subnet"]]
+    parse = ResNetConfig.from_json if isinstance(space, ResNetSpace) else SubnetConfig.from_json
+    configs = [parse(s, space) for s in table["subnet"]]
     acc = table["top1"].to_numpy(dtype=np.float64)
     order = np.random.default_rng(seed).permutation(len(configs))
     n_test = max(1, int(round(len(configs) * holdout)))
@@ -269,7 +288,7 @@ def fit_and_evaluate(space: SearchSpace, table: pd.DataFrame, holdout: float = 0
         model = fit(space, pick(train[:n]), acc[train[:n]], seed=seed, **fit_args)
         report["curve"].append({"n_train": int(n), **rank_metrics(model.predict_configs(pick(test)), acc[test])})
     held = fit(space, pick(train), acc[train], seed=seed, **fit_args)
-    mean, spread = held.predict_with_spread(Population.from_configs(space, pick(test)))
+    mean, spread = held.predict_with_spread(from_configs(space, pick(test)))
     report["curve"].append({"n_train": len(train), **rank_metrics(mean, acc[test])})
     metrics = rank_metrics(mean, acc[test])
     report["held_out"] = metrics | {

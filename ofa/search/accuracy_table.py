@@ -12,6 +12,7 @@ import json
 import logging
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -25,6 +26,8 @@ from ofa.errors import ArtifactError
 from ofa.io import atomic_write, atomic_write_json, read_json_file
 from ofa.locks import directory_lock
 from ofa.manifest import ManifestHeader
+from ofa.nn.resnet import resnet_cost
+from ofa.spaces.resnet import ResNetConfig, ResNetSpace
 from ofa.subnet import SubnetConfig
 
 log = logging.getLogger(__name__)
@@ -34,8 +37,12 @@ HEADER = ManifestHeader("accuracy_table", 1, kind_optional=True)  # no kind befo
 
 
 def sample_configs(space, n: int, seed: int) -> list[SubnetConfig]:
-    """N configs, uniformly random but cycling resolutions so every r is covered evenly."""
+    """N configs, uniformly random but cycling resolutions so every r is covered evenly (OFA-ResNet spaces too)."""
     rng = random.Random(seed)
+    if isinstance(space, ResNetSpace):
+        resolutions = space.resolutions
+        return [replace(ResNetConfig.sample(space, rng.randrange(2**32)), r=resolutions[i % len(resolutions)])
+                for i in range(n)]
     return [SubnetConfig.sample(space, rng, r=(space.resolutions[i % len(space.resolutions)],)) for i in range(n)]
 
 
@@ -124,7 +131,8 @@ def _build(supernet, source: DataSource, out: Path, samples: int, supernet_hash:
             continue
         t0 = time.perf_counter()
         result = evaluator.evaluate(cfg)
-        cost = subnet_cost(supernet.space, cfg, supernet.num_classes)
+        costing = resnet_cost if isinstance(cfg, ResNetConfig) else subnet_cost
+        cost = costing(supernet.space, cfg, supernet.num_classes)
         rows.append({"index": index, "subnet": cfg.to_json(), "r": cfg.r, **result, "mflops": cost.mflops,
                      "params_m": cost.params_m, "eval_s": time.perf_counter() - t0})
         measured += 1

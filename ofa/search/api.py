@@ -14,6 +14,7 @@ from ofa.errors import ConfigError, InfeasibleError
 from ofa.io import atomic_write, atomic_write_json
 from ofa.manifest import ManifestHeader
 from ofa.population import Population
+from ofa.resnet_cost_table import resnet_flops_table, resnet_params_table
 from ofa.search.acc_predictor import AccuracyPredictor
 from ofa.search.constraints import Constraint, Cost, additive_cost
 from ofa.search.evolution import EvolutionSettings, SearchHistory
@@ -21,6 +22,7 @@ from ofa.search.nsga2 import pareto_front
 from ofa.search.result import Candidate, LatencyEstimate, SearchOutcome
 from ofa.search.strategies import run_strategy
 from ofa.spaces import SearchSpace
+from ofa.spaces.resnet import ResNetSpace
 
 log = logging.getLogger(__name__)
 UNBOUNDED = 1e30
@@ -29,9 +31,12 @@ RANK_BY = ("mean", "lower_bound")
 
 @dataclass
 class SearchProblem:
-    """What to search: a space, an accuracy predictor, latency models per device, and budgets."""
+    """What to search: a space, an accuracy predictor, latency models per device, and budgets.
 
-    space: SearchSpace
+    ``space`` is a MobileNetV3-family :class:`SearchSpace` or an OFA-ResNet :class:`ResNetSpace` (whose populations
+    are :class:`~ofa.resnet_population.ResNetPopulation` gene matrices; FLOPs and params from its own tables)."""
+
+    space: "SearchSpace | ResNetSpace"
     accuracy: AccuracyPredictor
     num_classes: int
     latency: dict[str, Cost] = field(default_factory=dict)  # device name -> latency cost (ms)
@@ -44,8 +49,10 @@ class SearchProblem:
             raise ConfigError(f"rank_by must be one of {list(RANK_BY)}, got {self.rank_by!r}")
         if self.accuracy.space.id != self.space.id:
             raise ConfigError(f"accuracy predictor is for space {self.accuracy.space.id}, not {self.space.id}")
-        self.flops = additive_cost("mflops", "MFLOPs", flops_table(self.space, self.num_classes))
-        self.params = additive_cost("params_m", "M params", params_table(self.space, self.num_classes))
+        flops, params = (resnet_flops_table, resnet_params_table) if isinstance(self.space, ResNetSpace) else (
+            flops_table, params_table)
+        self.flops = additive_cost("mflops", "MFLOPs", flops(self.space, self.num_classes))
+        self.params = additive_cost("params_m", "M params", params(self.space, self.num_classes))
 
     def base_constraints(self) -> list[Constraint]:
         out = []
@@ -139,6 +146,9 @@ def search_many(problem: SearchProblem, budgets: dict[str | None, list[float | N
 def pareto(problem: SearchProblem, device: str, settings: EvolutionSettings = EvolutionSettings(generations=200),
            max_latency_ms: float | None = None) -> list[Candidate]:
     """Accuracy/latency Pareto front on ``device`` (optionally capped), described row by row."""
+    if not isinstance(problem.space, SearchSpace):
+        raise ConfigError(f"--pareto (NSGA-II) takes MobileNetV3/ProxylessNAS spaces only; search {problem.space.id} "
+                          "(OFA-ResNet) under budgets with the default evolution instead")
     cost = _device_cost(problem, device)
     constraints = problem.base_constraints() + [Constraint(cost, max_latency_ms or UNBOUNDED)]
     result = pareto_front(problem.space, problem.accuracy, cost, constraints, settings)

@@ -40,7 +40,7 @@ def acc_build(
     from ofa.search.acc_predictor import fit_and_evaluate
     from ofa.search.accuracy_table import ACC_LOCK_WHY, build_accuracy_table
 
-    net = load_supernet(supernet, search_space_only=True)
+    net = load_supernet(supernet)  # an OFA-ResNet supernet too (its sub-networks: the official d/e/w/r selection)
     source = open_dataset(data)
     with directory_lock(out_dir, "acc", ACC_LOCK_WHY), progress() as bar:  # table and predictor: one writer
         task = bar.add_task("sub-networks", total=samples)
@@ -74,7 +74,7 @@ def search_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Best sub-network under latency/FLOPs/params budgets on each device, or Pareto fronts."""
-    from ofa.artifacts import read_manifest, refuse_resnet
+    from ofa.artifacts import read_manifest
     from ofa.errors import ConfigError
     from ofa.search.acc_predictor import AccuracyPredictor
     from ofa.search.api import SearchProblem, history_frame, pareto, search_many, write_results
@@ -87,8 +87,13 @@ def search_cmd(
         raise ConfigError(f"--strategy {strategy!r} is not one of {list(STRATEGIES)}")
     if evaluations is not None and evaluations < 1:
         raise ConfigError(f"--evaluations must be at least 1, got {evaluations}")
-    manifest = refuse_resnet(supernet, read_manifest(supernet, "supernet"))
-    space = SearchSpace.from_dict(manifest["space"])
+    manifest = read_manifest(supernet, "supernet")
+    if manifest.get("family") == "resnet":  # OFA-ResNet: the evolution over its d/e/w/r gene matrix
+        from ofa.resnet_artifacts import resnet_space
+
+        space = resnet_space(manifest["space"])
+    else:
+        space = SearchSpace.from_dict(manifest["space"])
     predictor = AccuracyPredictor.load(acc_predictor)
     costs = {}
     for spec in device:

@@ -57,7 +57,8 @@ def check_reachable(space: SearchSpace, constraints: list[Constraint]) -> None:
 def additive_cost(name: str, unit: str, table, spread: "Callable[[Population], np.ndarray] | None" = None) -> Cost:
     """Wrap an :class:`~ofa.cost_table.AdditiveCost` (exact minimum; ``spread``: the std of the prediction)."""
     allowed = table.r_allowed
-    return Cost(name, unit, table, table.minimum, spread, None if len(allowed) == len(table.base) else allowed)
+    every = len(table.space.resolutions)  # an AdditiveCost or an OFA-ResNet one (ofa.resnet_cost_table)
+    return Cost(name, unit, table, table.minimum, spread, None if len(allowed) == every else allowed)
 
 
 def allowed_resolutions(space: SearchSpace, constraints: list[Constraint]) -> np.ndarray | None:

@@ -21,7 +21,7 @@ import numpy as np
 from ofa.errors import InfeasibleError
 from ofa.population import Population
 from ofa.search.constraints import Constraint, allowed_resolutions, check_reachable, feasible
-from ofa.search.population import as_population, crossover_genes, genes_of, mutate, mutate_genes, sample
+from ofa.search.population import concat, gene_ops, genes_of, mutate, sample
 from ofa.spaces import SearchSpace
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class SearchHistory:
         self.fitness.append(fit)
 
     def population(self) -> Population:
-        return Population.concat(self.members)
+        return concat(self.members)
 
     def __len__(self) -> int:
         return int(sum(len(g) for g in self.generations))
@@ -79,7 +79,7 @@ def _feasible_children(make: Callable[[int], Population], n: int, constraints: l
         count += len(keep)
         if count >= n:
             break
-    return Population.concat(found).take(slice(0, n))
+    return concat(found).take(slice(0, n))
 
 
 def initial_population(space: SearchSpace, constraints: list[Constraint], s: EvolutionSettings,
@@ -89,10 +89,10 @@ def initial_population(space: SearchSpace, constraints: list[Constraint], s: Evo
     r_choices = allowed_resolutions(space, constraints)
     pop = _feasible_children(lambda n: sample(space, n, rng, r_choices), s.population, constraints, tries=s.init_tries)
     if len(pop) < s.population:
-        seeds = Population.concat([c.cost.minimum()[1] for c in constraints]) if constraints else sample(space, 1, rng)
+        seeds = concat([c.cost.minimum()[1] for c in constraints]) if constraints else sample(space, 1, rng)
         grown = _feasible_children(lambda n: mutate(space, seeds.take(rng.integers(0, len(seeds), n)), 0.05, rng, r_choices),
                                    s.population - len(pop), constraints, tries=s.init_tries)
-        pop = Population.concat([pop, seeds.take(np.flatnonzero(feasible(constraints, seeds))), grown])
+        pop = concat([pop, seeds.take(np.flatnonzero(feasible(constraints, seeds))), grown])
     if len(pop) == 0:
         names = ", ".join(f"{c.cost.name} <= {c.limit:g}" for c in constraints)
         raise InfeasibleError(f"no sub-network of {space.id} meets all of {names} together; relax one of them")
@@ -105,7 +105,9 @@ def evolve(space: SearchSpace, fitness: Callable[[Population], np.ndarray], cons
     """Maximise ``fitness`` subject to ``constraints``; seeded and deterministic.
 
     Runs on gene matrices (:func:`~ofa.search.population.genes_of`): one array operation per pick, mutation,
-    crossover and selection; the parents' scores are carried over, never recomputed."""
+    crossover and selection; the parents' scores are carried over, never recomputed. ``space`` may also be an
+    OFA-ResNet space (:class:`~ofa.spaces.resnet.ResNetSpace`): its populations are gene matrices already
+    (:func:`~ofa.search.population.gene_ops`)."""
     start = time.perf_counter()
     rng = np.random.default_rng(settings.seed)
     s = settings
@@ -113,29 +115,30 @@ def evolve(space: SearchSpace, fitness: Callable[[Population], np.ndarray], cons
     r_choices = allowed_resolutions(space, constraints)
     n_parents = max(1, int(round(s.parent_ratio * s.population)))
     n_mutate = int(round(s.mutation_ratio * s.population))
-    slots, stages = space.n_block_slots, space.n_stages
+    ops = gene_ops(space)  # MobileNetV3's or ResNet's operators on gene matrices; view: the population of one
+    view = ops.view
     fitness = MemoizedFitness(space, fitness)
     history = SearchHistory()
-    scores, keys = fitness.with_keys(as_population(space, genes))
-    history.add(0, as_population(space, genes), scores)
-    ok = lambda g: feasible(constraints, as_population(space, g))  # noqa: E731
+    scores, keys = fitness.with_keys(view(genes))
+    history.add(0, view(genes), scores)
+    ok = lambda g: feasible(constraints, view(g))  # noqa: E731
     for gen in range(1, s.generations + 1):
         order = (_best_distinct(scores, keys, n_parents) if s.distinct_parents
                  else np.argsort(-scores, kind="stable")[:n_parents])
         parents, parent_scores, parent_keys = genes[order], scores[order], [keys[i] for i in order]
         pick = lambda n: parents[rng.integers(0, len(parents), n)]  # noqa: E731
-        mutants = _feasible_genes(lambda n: mutate_genes(space, pick(n), s.mutation_prob, rng, r_choices), n_mutate, ok)
-        crosses = _feasible_genes(lambda n: crossover_genes(pick(n), pick(n), rng, slots, stages),
+        mutants = _feasible_genes(lambda n: ops.mutate(pick(n), s.mutation_prob, rng, r_choices), n_mutate, ok)
+        crosses = _feasible_genes(lambda n: ops.crossover(pick(n), pick(n), rng),
                                   s.population - len(mutants), ok)
         children = np.concatenate([mutants, crosses])
-        child_scores, child_keys = fitness.with_keys(as_population(space, children))
-        history.add(gen, as_population(space, children), child_scores)
+        child_scores, child_keys = fitness.with_keys(view(children))
+        history.add(gen, view(children), child_scores)
         genes, scores = np.concatenate([parents, children]), np.concatenate([parent_scores, child_scores])
         keys = parent_keys + child_keys
         if on_generation:
             on_generation(gen, float(scores.max()))
     best = int(np.argmax(scores))
-    return SearchResult(as_population(space, genes[best:best + 1]), float(scores[best]), history,
+    return SearchResult(view(genes[best:best + 1]), float(scores[best]), history,
                         time.perf_counter() - start, len(history))
 
 

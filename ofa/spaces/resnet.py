@@ -11,8 +11,9 @@ skips the stem's residual conv, the *stem-skipping rule*), ``e`` (one expand rat
 ``w`` (6 width-multiplier *indices*: the stem's two convs, then one per stage) and the resolution ``r``.
 This family is not a :class:`~ofa.spaces.SearchSpace` (no kernel choices, float expand ratios, a width
 dimension), so it lives beside the registry: import (also ``ofa import-official``), extraction (``ofa
-extract``), export, FLOPs/params and parity are supported; latency tables, search and training are not
-wired to it yet.
+extract``), export, FLOPs/params, parity, latency tables (``ofa lut build``, :mod:`latency.resnet_blocks`),
+accuracy tables and the evolutionary search (``ofa acc build``, ``ofa search``, :mod:`ofa.resnet_population`)
+are supported; training (``ofa train``) and the zoo are not wired to it yet.
 """
 
 from __future__ import annotations
@@ -109,6 +110,28 @@ class ResNetConfig:
 
     def to_dict(self) -> dict:
         return {"space": self.space, "d": list(self.d), "e": list(self.e), "w": list(self.w), "r": self.r}
+
+    def to_json(self) -> str:
+        """Compact, canonical JSON (the key of accuracy-table rows and search results)."""
+        import json
+
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str, space: "ResNetSpace") -> "ResNetConfig":
+        import json
+
+        try:
+            data = json.loads(text)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"not a ResNet config in JSON ({exc}): {str(text)[:80]!r}") from None
+        return cls.from_dict(data, space)
+
+    def arch_string(self, space: "ResNetSpace") -> str:
+        """One line naming the network: ``r160|d2,1,0,2,1|w0,1,2,2,1,0|e.25,.35,...`` (skipped blocks as ``-``)."""
+        active = {slot for _, slot in self.active_blocks(space)}
+        e = ",".join(f"{v:g}".lstrip("0") if i in active else "-" for i, v in enumerate(self.e))
+        return f"r{self.r}|d{','.join(map(str, self.d))}|w{','.join(map(str, self.w))}|e{e}"
 
     @classmethod
     def largest(cls, space: ResNetSpace, r: int | None = None) -> "ResNetConfig":

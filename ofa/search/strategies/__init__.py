@@ -6,7 +6,8 @@ a seed, fails fast with :class:`~ofa.errors.InfeasibleError` (naming the reachab
 sub-network meets the constraints, and returns a :class:`~ofa.search.evolution.SearchResult`: the
 best feasible network and the history of every evaluation (for best-so-far curves).
 
-- ``evolution``: OFA's evolutionary search (:func:`ofa.search.evolution.evolve`).
+- ``evolution``: OFA's evolutionary search (:func:`ofa.search.evolution.evolve`); the only one that also
+  takes an OFA-ResNet space (the others refuse it with a :class:`~ofa.errors.ConfigError`).
 - ``aging``: regularized (aging) evolution with tournament selection (Real et al., AmoebaNet).
 - ``random``: random search over the feasible region.
 - ``reinforce``: a REINFORCE controller over per-slot choices (MnasNet-style reward, see its module).
@@ -48,6 +49,9 @@ def run_strategy(name: str, space: SearchSpace, fitness: Fitness, constraints: l
         return evolve(space, fitness, constraints, _with(settings, generations=generations))
     if name not in STRATEGIES:
         raise ConfigError(f"unknown search strategy {name!r}; choose one of {list(STRATEGIES)}")
+    if not isinstance(space, SearchSpace):  # an OFA-ResNet space: only the evolution works on its gene matrix
+        raise ConfigError(f"search strategy {name!r} takes MobileNetV3/ProxylessNAS spaces only; {space.id} "
+                          "(OFA-ResNet) is searched with --strategy evolution (the default)")
     run = _load(name)
     return run(space, fitness, constraints, settings, budget)
 
