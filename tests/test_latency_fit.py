@@ -17,8 +17,8 @@ from latency.fit import fit_model
 from latency.fit_features import feature_tables
 from latency.fitted import FittedLatencyPredictor
 from latency.index import BlockIndex
-from latency.sampling import d_optimal_sample, stratified_sample
 from latency.measurements import Measurements, read_measurements
+from latency.sampling import d_optimal_sample, stratified_sample
 from ofa.cli.main import app
 from ofa.errors import ArtifactError, ConfigError, DataError
 from ofa.spaces import get_space
