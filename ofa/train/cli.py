@@ -23,7 +23,8 @@ def train_command(
     init: Optional[str] = typer.Option(None, "--init", help="Start from this supernet directory or official OFA checkpoint "
                                        "(.pth); a dataset with other classes gets a new head (transfer)."),
     freeze_stages: Optional[int] = typer.Option(None, "--freeze-stages", min=0, help="Freeze the stem, first block and this "
-                                                "many elastic stages during the first schedule stage."),
+                                                "many elastic stages (OFA-ResNet: the input stem and this many stages) "
+                                                "during the first schedule stage."),
     overrides: List[str] = typer.Option([], "--set", help="Override one key: --set batch_size=32 --set schedule.kernel.lr=0.01"),
     resume_dir: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this directory from its last checkpoint."),
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as YAML and exit."),
@@ -46,8 +47,10 @@ def train_command(
                               "--preset/--init/--freeze-stages (only --set of resume-safe keys is allowed)")
         result = resume(resume_dir, tuple(overrides), reporter)
     else:
-        if init is not None and preset is None and config is None:
-            preset = "transfer"  # the transfer recipe, unless the user brings their own
+        if init is not None and preset is None and config is None:  # the transfer recipe, unless the user brings their own
+            from ofa.train.transfer import init_is_resnet
+
+            preset = "transfer-resnet" if init_is_resnet(init) else "transfer"
         if freeze_stages is not None:
             overrides = [*overrides, f"schedule.0.freeze_stages={freeze_stages}"]
         cfg = load_config(preset, config, {"space": space, "data": data, "init": init}, tuple(overrides))

@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 from ofa.errors import ConfigError
 from ofa.io import yaml_error_reason
 from ofa.validation import validate_model
 
 Choice = Union[list[int], Literal["all", "max", "min"]]
+#: expand ratios are integers for MobileNetV3/ProxylessNAS and fractions (0.2, 0.25, 0.35) for OFA-ResNet
+FloatChoice = Union[list[int], list[float], Literal["all", "max", "min"]]
 PRESETS_DIR = Path(__file__).parent / "presets"
 DEFAULT_SPACE = "ofa_mbv3_in32_d234_e346_k357_w1.0"
 #: keys a resumed run may change: they do not alter the trained weights
@@ -33,15 +35,17 @@ class _Strict(BaseModel):
 class StageConfig(_Strict):
     """One phase of the schedule: which dimensions are elastic (and to which values) and how to train it.
 
-    ``ks``/``e``/``d``/``r`` are lists of allowed values, or ``"max"``/``"min"`` (the space's
-    largest/smallest value only) or ``"all"`` (every value of the space).
+    ``ks``/``e``/``d``/``r`` (and, for OFA-ResNet, ``w``: width multipliers) are lists of allowed values,
+    or ``"max"``/``"min"`` (the space's largest/smallest value only) or ``"all"`` (every value of the space).
     """
 
     name: str = Field(min_length=1)
     ks: Choice = "max"
-    e: Choice = "max"
+    e: FloatChoice = "max"
     d: Choice = "max"
     r: Choice = "all"
+    w: Union[list[float], Literal["all", "max", "min"], None] = Field(
+        default=None, description="OFA-ResNet only: width multipliers (unset: max); left out of other spaces' configs")
     epochs: float = Field(gt=0, description="before multiplying by epochs_scale")
     warmup_epochs: float = Field(default=0.0, ge=0)
     lr: float = Field(gt=0)
@@ -54,6 +58,13 @@ class StageConfig(_Strict):
     reorganize_channels: bool = False
     freeze_stages: int = Field(default=0, ge=0, description="the stem, the first block and this many leading elastic "
                                "stages get no updates (BN statistics kept) during this stage; for transfer")
+
+    @model_serializer(mode="wrap")
+    def _without_unset_width(self, handler):
+        data = handler(self)
+        if self.w is None:  # a MobileNetV3/ProxylessNAS stage: its config stays as it always was
+            data.pop("w", None)
+        return data
 
     @model_validator(mode="after")
     def _sandwich_needs_two(self) -> "StageConfig":
@@ -159,15 +170,18 @@ def load_config(preset: str | None = None, file: "str | Path | None" = None, opt
 def resolve(raw: dict) -> TrainConfig:
     """Validate ``raw`` and expand every stage's choices to explicit lists checked against the space."""
     config = validate_dict(raw)
+    from ofa.train.family import family_for, n_stages
+
     space = _space_of(config.to_dict())
+    family = family_for(space)
     for stage in config.schedule:
-        for dim, choices in (("ks", space.ks_choices), ("e", space.e_choices), ("d", space.d_choices), ("r", space.resolutions)):
-            setattr(stage, dim, _expand_choice(stage.name, dim, getattr(stage, dim), list(choices), space.id))
+        family.expand_stage(stage)
     _check_teacher(config)
-    too_many = [s.name for s in config.schedule if s.freeze_stages > space.n_stages]
+    limit = n_stages(space)
+    too_many = [s.name for s in config.schedule if s.freeze_stages > limit]
     if too_many:
-        raise ConfigError(f"schedule stage(s) {too_many}: freeze_stages exceeds the {space.n_stages} elastic stages of "
-                          f"space {space.id}; use 0..{space.n_stages}")
+        raise ConfigError(f"schedule stage(s) {too_many}: freeze_stages exceeds the {limit} elastic stages of "
+                          f"space {space.id}; use 0..{limit}")
     return config
 
 
@@ -188,7 +202,7 @@ def _loc(loc: tuple, raw: dict) -> str:
     return ".".join(parts) or "(root)"
 
 
-def _expand_choice(stage: str, dim: str, value: Any, allowed: list[int], space_id: str) -> list[int]:
+def expand_choice(stage: str, dim: str, value: Any, allowed: list, space_id: str) -> list:
     if value == "all":
         return list(allowed)
     if value == "max":
@@ -218,9 +232,9 @@ def _check_teacher(config: TrainConfig) -> None:
 
 
 def _space_of(raw: dict):
-    from ofa.spaces import get_space
+    from ofa.train.family import train_space
 
-    return get_space(raw.get("space", DEFAULT_SPACE))
+    return train_space(raw.get("space", DEFAULT_SPACE), raw.get("init"))
 
 
 # ----- files, presets, overrides ---------------------------------------------------------------

@@ -13,12 +13,11 @@ from pathlib import Path
 import torch
 
 import ofa.train.ddp as ddp
-from ofa.artifacts import ModelInfo, save_supernet
+from ofa.artifacts import ModelInfo
 from ofa.data import resize_batch
 from ofa.errors import ConfigError
 from ofa.locks import directory_lock
 from ofa.nn.supernet import OFASupernet
-from ofa.subnet import SubnetConfig
 from ofa.train.checkpoint import rng_state, save_checkpoint
 from ofa.train.config import StageConfig, TrainConfig
 from ofa.train.distill import teacher_logits, training_loss
@@ -26,7 +25,7 @@ from ofa.train.metrics import Reporter
 from ofa.train.prepare import CONFIG_YAML, SUPERNET_DIR, Run, build_optimizer, make_teacher, new_run, resumed_run
 from ofa.train.sampling import batch_stream, step_resolution, step_subnets
 from ofa.train.schedule import lr_at, warmup_steps
-from ofa.train.transfer import frozen_modules, set_frozen
+from ofa.train.transfer import set_frozen
 from ofa.train.validate import save_validation, validate_stage
 
 log = logging.getLogger(__name__)
@@ -79,7 +78,7 @@ def run_stage(run: Run, index: int) -> None:
     warmup = warmup_steps(stage.warmup_epochs, config.epochs_scale, run.steps_per_epoch, total)
     if run.state.step == 0 and stage.reorganize_channels:
         run.net.reorganize_channels()
-    run.frozen = frozen_modules(run.net, stage.freeze_stages)
+    run.frozen = run.family.frozen_modules(run.net, stage.freeze_stages)
     set_frozen(run.net, run.frozen)
     optimizer = build_optimizer(run.net, config, stage.lr)
     if run.optimizer_state is not None and run.state.step > 0:
@@ -115,7 +114,7 @@ def run_stage(run: Run, index: int) -> None:
     end_stage(run, index)
 
 
-def train_step(run: Run, optimizer: torch.optim.Optimizer, stage: StageConfig, configs: list[SubnetConfig],
+def train_step(run: Run, optimizer: torch.optim.Optimizer, stage: StageConfig, configs: list,
                images: torch.Tensor, labels: torch.Tensor) -> dict:
     """One optimizer step: gradients summed over the step's sub-networks, averaged across ranks."""
     loss_cfg, net = run.config.loss, run.net
@@ -180,7 +179,7 @@ def checkpoint(run: Run, optimizer: torch.optim.Optimizer | None) -> None:
 
 def finish(run: Run) -> TrainResult:
     """Write the supernet artifact (rank 0) and return the trained network."""
-    run.net.set_active(SubnetConfig.largest(run.space))
+    run.net.set_active(run.family.largest())
     ddp.average_buffers(run.net, run.ctx)
     out = run.run_dir / SUPERNET_DIR
     if run.ctx.is_main:
@@ -188,7 +187,7 @@ def finish(run: Run) -> TrainResult:
         info = ModelInfo(num_classes=run.net.num_classes, mean=tuple(source.mean), std=tuple(source.std), labels=list(source.classes),
                          dropout=run.config.dropout, config={"command": "train", **run.config.to_dict()},
                          inputs={"data": {"name": source.name, **source.fingerprint}})
-        save_supernet(run.net.cpu(), out, info)
+        run.family.save(run.net.cpu(), out, info)
         run.net.to(run.ctx.device)
         run.metrics.close()
         log.info("supernet written to %s (%d steps)", out, run.state.global_step)

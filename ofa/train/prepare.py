@@ -20,11 +20,11 @@ from ofa.data.source import DataSource
 from ofa.errors import ArtifactError, ConfigError, DataError
 from ofa.io import atomic_write_text
 from ofa.nn.supernet import OFASupernet
-from ofa.spaces import SearchSpace, get_space
-from ofa.subnet import SubnetConfig
+from ofa.spaces import SearchSpace
 from ofa.train.checkpoint import CHECKPOINT, RunState, load_checkpoint, set_rng_state, state_from
 from ofa.train.config import RESUME_SAFE_KEYS, TrainConfig, changed_keys, parse_override, resolve, set_path
 from ofa.train.ddp import DistContext
+from ofa.train.family import TrainFamily, family_for, train_space
 from ofa.train.metrics import LogReporter, MetricsLog, Reporter
 from ofa.train.sampling import mix, steps_per_epoch
 from ofa.train.schedule import stage_steps
@@ -53,6 +53,10 @@ class Run:
     totals: list[int] = field(default_factory=list)
     frozen: list[nn.Module] = field(default_factory=list)  # modules the current stage does not train
 
+    @property
+    def family(self) -> TrainFamily:
+        return family_for(self.space)
+
     def stage_total(self, index: int) -> int:
         return self.totals[index]
 
@@ -60,7 +64,7 @@ class Run:
 # ----- starting and resuming -------------------------------------------------------------------
 def new_run(config: TrainConfig, run_dir: Path, ctx: DistContext, reporter: Reporter | None = None) -> Run:
     ddp.on_main(ctx, lambda: _check_empty(run_dir))
-    space, source = get_space(config.space), open_dataset(config.data)
+    space, source = train_space(config.space, config.init), open_dataset(config.data)
     config.num_classes = _head_classes(config, source)
     torch.manual_seed(config.seed)  # the same initial weights on every rank (broadcast below makes sure)
     net = build_supernet(config, space).to(ctx.device)
@@ -78,7 +82,7 @@ def resumed_run(run_dir: Path, ctx: DistContext, overrides: tuple[str, ...] = ()
     payload = ddp.on_main(ctx, lambda: load_checkpoint(run_dir))
     ddp.on_main(ctx, lambda: _check_checkpoint_belongs(run_dir, payload["config"]))
     config = _resume_config(payload["config"], overrides)
-    space, source = get_space(config.space), open_dataset(config.data)
+    space, source = train_space(config.space, config.init), open_dataset(config.data)
     _head_classes(config, source)
     net = build_supernet(config, space)
     net.load_state_dict(payload["model"])
@@ -191,29 +195,29 @@ def _head_classes(config: TrainConfig, source: DataSource) -> int:
 
 
 # ----- models ----------------------------------------------------------------------------------
-def build_supernet(config: TrainConfig, space: SearchSpace) -> OFASupernet:
-    net = OFASupernet(space, config.num_classes, config.dropout)
+def build_supernet(config: TrainConfig, space) -> OFASupernet:
+    """A new supernet of ``space`` (an ``OFASupernet``, or an ``OFAResNet``), holding ``config.init``'s weights if given."""
+    net = family_for(space).build(config.num_classes, config.dropout)
     if config.init:
         from ofa.train.transfer import inherit_weights, load_init
 
-        start = load_init(config.init)
-        if start.space.id != space.id:
+        start = load_init(config.init, space if not isinstance(space, SearchSpace) else None)
+        if start.space.id != space.id or type(start.space) is not type(space):
             raise ConfigError(f"init supernet {config.init} is for space {start.space.id}, not {space.id}; set space: {start.space.id}")
         inherit_weights(net, start, new_head=config.head == "new" or start.num_classes != config.num_classes)
     return net
 
 
 def _static_largest(net: OFASupernet) -> nn.Module:
-    from ofa.nn.static import StaticSubnet
-
+    family = family_for(net.space)
     with torch.random.fork_rng():  # building a module draws initial weights; keep the training RNG as it is
-        return StaticSubnet(net.space, SubnetConfig.largest(net.space), net.num_classes, net.dropout_rate)
+        return family.static(family.largest(), net.num_classes, net.dropout_rate)
 
 
 def make_teacher(net: OFASupernet, config: TrainConfig) -> nn.Module:
     """A frozen static copy of the full network (largest sub-network), for knowledge distillation."""
     with torch.random.fork_rng():
-        teacher = net.extract(SubnetConfig.largest(net.space))
+        teacher = net.extract(family_for(net.space).largest())
     return place(teacher, config, next(net.parameters()).device).eval().requires_grad_(False)
 
 

@@ -15,8 +15,6 @@ import torch
 from torch.utils.data import Sampler
 
 from ofa.data.source import DataSource
-from ofa.spaces import SearchSpace
-from ofa.subnet import SubnetConfig
 from ofa.train.config import StageConfig
 
 
@@ -29,22 +27,16 @@ def step_resolution(seed: int, stage: int, step: int, choices: list[int]) -> int
     return random.Random(mix(seed, "r", stage, step)).choice(choices)
 
 
-def step_subnets(space: SearchSpace, stage: StageConfig, seed: int, stage_index: int, step: int, r: int) -> list[SubnetConfig]:
+def step_subnets(space, stage: StageConfig, seed: int, stage_index: int, step: int, r: int) -> list:
     """The sub-networks trained at this step, all at resolution ``r``.
 
     Uniform samples within the stage's choices; with ``sandwich`` the first two are the stage's
-    largest and smallest sub-network (the BigNAS rule).
+    largest and smallest sub-network (the BigNAS rule). ``space``: a ``SearchSpace`` or ``ResNetSpace``.
     """
-    configs = []
-    for j in range(stage.subnets_per_step):
-        if stage.sandwich and j < 2:
-            pick = max if j == 0 else min
-            configs.append(SubnetConfig(space.id, (pick(stage.ks),) * space.n_block_slots, (pick(stage.e),) * space.n_block_slots,
-                                        (pick(stage.d),) * space.n_stages, r))
-        else:
-            rng = random.Random(mix(seed, "subnet", stage_index, step, j))
-            configs.append(SubnetConfig.sample(space, rng, ks=stage.ks, e=stage.e, d=stage.d, r=[r]))
-    return configs
+    from ofa.train.family import family_for
+
+    rngs = [random.Random(mix(seed, "subnet", stage_index, step, j)) for j in range(stage.subnets_per_step)]
+    return family_for(space).stage_subnets(stage, rngs, r)
 
 
 class ShardSampler(Sampler[int]):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from ofa.errors import ConfigError
 from ofa.spaces import SearchSpace
 
 FULL_EPOCHS, KERNEL_EPOCHS, LAST_STEP_EPOCHS, EARLY_STEP_EPOCHS = 180.0, 120.0, 120.0, 25.0
@@ -24,6 +25,9 @@ def growing_steps(choices: tuple[int, ...]) -> list[list[int]]:
 
 def default_schedule(space: SearchSpace) -> list[dict]:
     """OFA's progressive-shrinking schedule for ``space``, as a list of stage records (plain dicts)."""
+    if not hasattr(space, "ks_choices"):  # an OFA-ResNet space: fine-tuned from a trained supernet only
+        raise ConfigError(f"space {space.id} (OFA-ResNet) has no default progressive-shrinking schedule: use --preset "
+                          "transfer-resnet (the default with an OFA-ResNet --init) or give a schedule in --config")
     stages = [dict(name="full", ks="max", e="max", d="max", r="all", epochs=FULL_EPOCHS, warmup_epochs=5.0, lr=0.05)]
     if len(space.ks_choices) > 1:
         stages.append(dict(name="kernel", ks="all", e="max", d="max", r="all", epochs=KERNEL_EPOCHS, warmup_epochs=5.0,

@@ -15,13 +15,12 @@ from pathlib import Path
 import torch
 
 from ofa.bn_calib import recalibrate_bn
-from ofa.complexity import subnet_cost
 from ofa.data import resize_batch
 from ofa.data.source import DataSource
 from ofa.io import atomic_write_json
 from ofa.nn.supernet import OFASupernet
-from ofa.subnet import SubnetConfig
 from ofa.train.config import ValidationConfig
+from ofa.train.family import family_for
 from ofa.train.sampling import mix
 
 log = logging.getLogger(__name__)
@@ -29,10 +28,11 @@ VALIDATION = "validation.json"
 COLUMNS = ("stage", "subnet", "arch", "r", "mflops", "top1")
 
 
-def reference_subnets(space, n_random: int, seed: int) -> dict[str, SubnetConfig]:
-    refs = {"largest": SubnetConfig.largest(space), "smallest": SubnetConfig.smallest(space)}
+def reference_subnets(space, n_random: int, seed: int) -> dict:
+    family = family_for(space)
+    refs = {"largest": family.largest(), "smallest": family.smallest()}
     for i in range(n_random):
-        refs[f"random{i}"] = SubnetConfig.sample(space, random.Random(mix(seed, "reference", i)))
+        refs[f"random{i}"] = family.sample(random.Random(mix(seed, "reference", i)))
     return refs
 
 
@@ -61,9 +61,9 @@ def validate_stage(net: OFASupernet, source: DataSource, cfg: ValidationConfig, 
             model = net.extract(sub).to(device)
             batches = (b.to(device) for b in source.calibration_batches(cfg.calib_images, cfg.calib_batch_size, sub.r, cfg.seed))
             recalibrate_bn(model, batches)
-            cost = subnet_cost(net.space, sub, net.num_classes)
-            rows.append({"stage": stage, "subnet": name, "arch": sub.arch_string(net.space), "r": sub.r,
-                         "mflops": round(cost.mflops, 3), "top1": top1(model, source, sub.r, cfg, device),
+            family = family_for(net.space)
+            rows.append({"stage": stage, "subnet": name, "arch": family.arch(sub), "r": sub.r,
+                         "mflops": round(family.cost_mflops(sub, net.num_classes), 3), "top1": top1(model, source, sub.r, cfg, device),
                          "config": sub.to_dict()})
     log.info("validation after stage %s:\n%s", stage, format_table(rows))
     return rows
