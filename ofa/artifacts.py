@@ -68,11 +68,11 @@ def _space_and_info(path: Path, manifest: dict) -> tuple[SearchSpace, ModelInfo]
 
 
 def refuse_resnet(path: Path, manifest: dict) -> dict:
-    """``manifest`` unless it is an OFA-ResNet supernet's, which training, proxy tables and the zoo cannot take yet."""
+    """``manifest`` unless it is an OFA-ResNet supernet's, which proxy tables and the zoo cannot take yet."""
     if manifest.get("family") == "resnet":
-        raise ConfigError(f"{path} is an OFA-ResNet supernet: `ofa extract`, `ofa export`, `ofa verify`, "
-                          "`ofa lut build --space`, `ofa acc build` and `ofa search` (evolution) take it, but "
-                          "training, zero-cost proxy tables and the zoo take MobileNetV3/ProxylessNAS supernets only "
+        raise ConfigError(f"{path} is an OFA-ResNet supernet: `ofa train --init`, `ofa extract`, `ofa export`, "
+                          "`ofa verify`, `ofa lut build --space`, `ofa acc build` and `ofa search` (evolution) take it, "
+                          "but zero-cost proxy tables and the zoo take MobileNetV3/ProxylessNAS supernets only "
                           "(docs/official_spaces.md)")
     return manifest
 

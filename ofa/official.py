@@ -87,9 +87,10 @@ def infer_space(state: dict[str, torch.Tensor]) -> SearchSpace:
     if stem is None:
         stem = next((v for k, v in state.items() if normalize_key(k) == "first_conv.conv.weight"), None)
     if stem is None and any(normalize_key(k).startswith("input_stem.") for k in state):
-        raise ConfigError("this is an OFA-ResNet checkpoint (input_stem.*): training and the zoo take MobileNetV3 and "
+        raise ConfigError("this is an OFA-ResNet checkpoint (input_stem.*): the zoo takes MobileNetV3 and "
                           "ProxylessNAS supernets only; import it with `ofa import-official` (then `ofa extract`, "
-                          "`ofa export`) or ofa.official_resnet.import_official_resnet(path) (see docs/official_spaces.md)")
+                          "`ofa export`, `ofa search`), fine-tune it with `ofa train --init`, or use "
+                          "ofa.official_resnet.import_official_resnet(path) (see docs/official_spaces.md)")
     if stem is None:
         raise ArtifactError("checkpoint has no first_conv.conv.weight (MobileNetV3/ProxylessNAS) and no input_stem.* "
                             "(ResNet50): not an official OFA supernet checkpoint")

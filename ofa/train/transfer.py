@@ -104,10 +104,10 @@ def init_head_classes(init: "str | Path") -> int:
     """Classes of the head of the supernet ``init`` names."""
     path = _check_exists(init)
     if _is_official_file(path):
-        from ofa.official import read_checkpoint
+        from ofa.official import normalize_key, read_checkpoint
 
-        state = read_checkpoint(path)
-        weight = next((v for k, v in state.items() if k.endswith("classifier.linear.weight")), None)
+        state = read_checkpoint(path)  # official keys (``classifier.linear.linear.weight`` in OFA-ResNet ones)
+        weight = next((v for k, v in state.items() if normalize_key(k).endswith("classifier.linear.weight")), None)
         if weight is None:
             raise ConfigError(f"{path} has no classifier.linear.weight: not an official OFA checkpoint")
         return int(weight.shape[0])

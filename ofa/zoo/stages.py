@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 # ----- supernet -----------------------------------------------------------------------------------
 def supernet_stage(config: ZooConfig, work: Path, status) -> Path:
     src = config.supernet
+    _refuse_resnet(src.path or src.import_official)
     if src.transfer:
         return _trained(config, work / "transfer", status)
     if src.path:
@@ -26,6 +27,23 @@ def supernet_stage(config: ZooConfig, work: Path, status) -> Path:
     if src.import_official:
         return _imported(Path(src.import_official), work / "supernet", status)
     return _trained(config, work / "train", status)
+
+
+def _refuse_resnet(given: "str | None") -> None:
+    """The zoo's later stages (latency tables, search, export of MobileNetV3 blocks) do not take OFA-ResNet yet."""
+    from ofa.errors import ArtifactError, ConfigError
+    from ofa.train.transfer import init_is_resnet
+
+    if not given or not Path(given).exists():
+        return
+    try:
+        resnet = init_is_resnet(given)
+    except ArtifactError:  # not a readable supernet or checkpoint: the stage that loads it says so
+        return
+    if resnet:
+        raise ConfigError(f"supernet {given} is OFA-ResNet: the zoo takes MobileNetV3/ProxylessNAS supernets only. Run the "
+                          "steps yourself: `ofa train --init` (transfer), `ofa lut build`, `ofa acc build`, `ofa search`, "
+                          "`ofa extract`, `ofa export` (docs/official_spaces.md)")
 
 
 def _imported(checkpoint: Path, out: Path, status) -> Path:
