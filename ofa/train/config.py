@@ -202,21 +202,6 @@ def _loc(loc: tuple, raw: dict) -> str:
     return ".".join(parts) or "(root)"
 
 
-def expand_choice(stage: str, dim: str, value: Any, allowed: list, space_id: str) -> list:
-    if value == "all":
-        return list(allowed)
-    if value == "max":
-        return [max(allowed)]
-    if value == "min":
-        return [min(allowed)]
-    chosen = sorted(set(value))
-    bad = [v for v in chosen if v not in allowed]
-    if not chosen or bad:
-        raise ConfigError(f"schedule stage {stage!r}: {dim}={value} has value(s) {bad or '(empty list)'} outside "
-                          f"space {space_id}; valid {dim} choices: {allowed} (or 'all', 'max', 'min')")
-    return chosen
-
-
 def _check_teacher(config: TrainConfig) -> None:
     names = [s.name for s in config.schedule]
     teacher = config.loss.teacher_stage

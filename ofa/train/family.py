@@ -79,7 +79,7 @@ class MobileFamily:
         return configs
 
     def expand_stage(self, stage) -> None:
-        from ofa.train.config import expand_choice
+        from ofa.train.choices import expand_choice
 
         space = self.space
         if stage.w is not None:
@@ -128,11 +128,9 @@ def n_stages(space) -> int:
     return len(space.base_depths) if isinstance(space, ResNetSpace) else space.n_stages
 
 
-def train_space(space: "str | None", init: "str | None"):
+def train_space(space: str, init: "str | None"):
     """The space a config trains: an OFA-ResNet init supernet's own (from its manifest or checkpoint), else
     :func:`ofa.spaces.get_space` of ``space``."""
-    from ofa.train.config import DEFAULT_SPACE
-
     if init:
         from ofa.train.transfer import resnet_init_space
 
@@ -145,4 +143,4 @@ def train_space(space: "str | None", init: "str | None"):
     if space in RESNET_SPACES:
         raise ConfigError(f"space {space} (OFA-ResNet) trains from a supernet only: pass --init with an OFA-ResNet "
                           "supernet directory (`ofa import-official`) or an official OFA-ResNet checkpoint")
-    return get_space(space or DEFAULT_SPACE)
+    return get_space(space)

@@ -64,7 +64,7 @@ class ResNetFamily:
                             tuple(rng.choice(widths) for _ in range(n + 2)), r, space.id)
 
     def expand_stage(self, stage) -> None:
-        from ofa.train.config import expand_choice
+        from ofa.train.choices import expand_choice
 
         space = self.space
         if stage.ks != "max":
