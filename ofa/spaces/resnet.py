@@ -13,7 +13,8 @@ This family is not a :class:`~ofa.spaces.SearchSpace` (no kernel choices, float 
 dimension), so it lives beside the registry: import (also ``ofa import-official``), extraction (``ofa
 extract``), export, FLOPs/params, parity, latency tables (``ofa lut build``, :mod:`latency.resnet_blocks`),
 accuracy tables and the evolutionary search (``ofa acc build``, ``ofa search``, :mod:`ofa.resnet_population`)
-are supported; training (``ofa train``) and the zoo are not wired to it yet.
+and fine-tuning from a trained supernet (``ofa train --init``, :mod:`ofa.train.resnet_family`) are supported;
+the zoo is not wired to it yet.
 """
 
 from __future__ import annotations
