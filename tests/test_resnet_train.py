@@ -85,6 +85,21 @@ def test_cli_transfers_a_1000_class_resnet_supernet_to_the_10_class_digits(image
     assert all(0.0 <= r["top1"] <= 1.0 for r in rows)
 
 
+def test_acc_build_and_search_take_the_trained_supernet(cli_run, tmp_path):
+    from ofa.resnet_artifacts import read_resnet_config
+
+    acc = CliRunner().invoke(app, ["acc", "build", "--supernet", str(cli_run / "supernet"), "--data", "builtin",
+                                   "--samples", "6", "--calib-images", "16", "--epochs", "10", "--out", str(tmp_path / "acc")])
+    assert acc.exit_code == 0, acc.output
+    search = CliRunner().invoke(app, ["search", "--supernet", str(cli_run / "supernet"), "--acc-predictor", str(tmp_path / "acc"),
+                                      "--flops-m", "3", "--population", "10", "--generations", "3", "--out", str(tmp_path / "s")])
+    assert search.exit_code == 0, search.output
+    row = json.loads((tmp_path / "s" / "search_result.json").read_text())["results"][0]
+    net = ofa.load_supernet(cli_run / "supernet")
+    cfg = read_resnet_config(tmp_path / "s" / row["subnet_file"], net.space)
+    assert row["feasible"] and row["mflops"] <= 3 and row["arch"] == cfg.arch_string(net.space)
+
+
 def test_the_head_stage_freezes_the_input_stem_and_first_stages_and_trains_a_new_head(imagenet_like, tmp_path):
     cfg = load_config(preset="transfer-resnet", options={"init": str(imagenet_like), "data": "builtin"},
                       overrides=[*FAST, "schedule.head.freeze_stages=1"])
