@@ -172,6 +172,8 @@ def test_settings_that_make_no_sense_for_resnet_are_config_errors(imagenet_like,
 def test_a_width_choice_on_a_mobilenet_stage_is_a_config_error():
     with pytest.raises(ConfigError, match="w \\(width multipliers\\) is an OFA-ResNet dimension"):
         load_config(preset="smoke", overrides=["schedule.full.w=[1.0]"])
+    with pytest.raises(ConfigError, match="transfer-resnet preset needs an OFA-ResNet --init"):
+        load_config(preset="transfer-resnet", options={"data": "builtin"})
 
 
 def test_an_official_resnet_checkpoint_file_is_an_init_and_the_zoo_refuses_it(tmp_path):

@@ -84,7 +84,7 @@ class MobileFamily:
         space = self.space
         if stage.w is not None:
             raise ConfigError(f"schedule stage {stage.name!r}: w (width multipliers) is an OFA-ResNet dimension; space "
-                              f"{space.id} has none; drop w")
+                              f"{space.id} has none; drop w (the transfer-resnet preset needs an OFA-ResNet --init)")
         if isinstance(stage.e, list):  # ``e`` also admits fractions (OFA-ResNet); here 3.0 means 3, as before
             stage.e = [int(v) if float(v).is_integer() else v for v in stage.e]
         for dim, choices in (("ks", space.ks_choices), ("e", space.e_choices), ("d", space.d_choices), ("r", space.resolutions)):
