@@ -111,7 +111,7 @@ def device_mode(args) -> dict:
     main, again = work / f"{stem}.csv", work / f"{stem}_repeat.csv"
     t0 = time.time()
     if not args.evaluate_only:
-        measure_to_file(args.device, space, args.m, main, res, seed=0)
+        measure_to_file(args.device, space, args.m, main, res, seed=0, design=args.design)
     t_measure = time.time() - t0
     t0 = time.time()
     if args.repeat:
@@ -127,7 +127,7 @@ def device_mode(args) -> dict:
                        "device's drift during the run costs", "curve": learning_curve(
                            read_measurements(main, space, drift=False), space, sizes, args.seeds)}
     return {"drift_reference_ms": data.drift_reference_ms, "raw_figures": raw, "device": args.device,
-            "space": SPACE, "resolutions": res, "statistic": data.statistic,
+            "space": SPACE, "resolutions": res, "statistic": data.statistic, "design": args.design,
             "measured": len(data), "measure_seconds": round(t_measure, 1), "repeat_seconds": round(t_repeat, 1),
             "measure_seconds_note": "0 with --evaluate-only (measured by an earlier run)",
             "latency_ms": {"min": float(data.latency_ms.min()), "max": float(data.latency_ms.max())},
@@ -176,6 +176,8 @@ def main() -> None:
     parser.add_argument("--resolutions", default="160,176,192,208,224")
     parser.add_argument("--sizes", default="10,20,50,100")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--design", default="stratified", help="which M networks to measure (`ofa device measure "
+                        "--design`): stratified keeps the pool representative for the random splits")
     parser.add_argument("--synthetic", action="store_true")
     parser.add_argument("--tag", default="", help="suffix of the measurement and result files (keeps runs apart)")
     parser.add_argument("--note", default="", help="the conditions of the run, recorded in the result "
