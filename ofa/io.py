@@ -18,7 +18,8 @@ def atomic_write(path: "str | Path", write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp_path)`` then rename the temp file onto ``path`` (same directory, fsynced)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # the temp name keeps the extension: torch.export warns about an archive not ending in .pt2
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
