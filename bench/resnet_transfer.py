@@ -19,29 +19,36 @@ Prints JSON and writes bench/results/resnet_transfer.json with the command that 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import statistics
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from ofa.artifacts import ModelInfo, load_supernet
+from ofa.artifacts import ModelInfo
 from ofa.data import open_dataset
 from ofa.data.archive import unpack
 from ofa.data.cifar10 import default_tar
 from ofa.nn.resnet import OFAResNet, resnet_cost
 from ofa.resnet_artifacts import resnet_space, save_resnet_supernet
-from ofa.search.accuracy_table import SubnetEvaluator
 from ofa.spaces.resnet import ResNetConfig
 from ofa.train import load_config
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-import machine  # noqa: E402
-from transfer import SOURCE_CLASSES, TARGET_CLASSES, _round, _steps, subset, trained  # noqa: E402
+from transfer import (  # noqa: E402
+    SOURCE_CLASSES,
+    TARGET_CLASSES,
+    _round,
+    _steps,
+    delta_rows,
+    report_tail,
+    subset,
+    train_and_evaluate,
+    trained,
+    write_report,
+)
 
 RESULTS = ROOT / "results"
 
@@ -87,24 +94,11 @@ def main() -> None:
     target = open_dataset(str(tgt))
     subnets = {"largest": ResNetConfig.largest(space), "smallest": ResNetConfig.smallest(space)}
     subnets |= {f"random{i}": ResNetConfig.sample(space, seed=100 + i) for i in range(args.n_random)}
-    top1 = {name: {"transfer": [], "scratch": []} for name in subnets}
-    seconds: dict = {}
-    for seed in args.seeds:
-        runs = target_runs(args, space, source, tgt, [*common, f"seed={seed}"], seed)
-        for name, config in runs.items():
-            path, seconds[f"{name}_s{seed}"] = trained(args.work / f"{name}_{space.id}_{args.scratch_lr}_s{seed}", config)
-            evaluator = SubnetEvaluator(load_supernet(path), target, 500)
-            for sub_name, sub in subnets.items():
-                top1[sub_name][name].append(evaluator.evaluate(sub)["top1"])
-    rows = []
-    for sub_name, sub in subnets.items():
-        t, s = top1[sub_name]["transfer"], top1[sub_name]["scratch"]
-        deltas = [a - b for a, b in zip(t, s)]
-        rows.append({"subnet": sub_name, "arch": sub.arch_string(space), "r": sub.r,
-                     "mflops": round(resnet_cost(space, sub, 4).mflops, 2), "transfer_top1": t, "scratch_top1": s,
-                     "transfer_mean": round(statistics.mean(t), 4), "scratch_mean": round(statistics.mean(s), 4),
-                     "delta_mean": round(statistics.mean(deltas), 4), "delta_min": round(min(deltas), 4)})
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    top1, seconds, runs = train_and_evaluate(
+        args, subnets, target, lambda seed: target_runs(args, space, source, tgt, [*common, f"seed={seed}"], seed),
+        f"{space.id}_{args.scratch_lr}")
+    rows = delta_rows(subnets, top1, lambda sub: {"arch": sub.arch_string(space), "r": sub.r,
+                                                  "mflops": round(resnet_cost(space, sub, 4).mflops, 2)})
     report = {"bench": "resnet_transfer", "command": "python " + " ".join(sys.argv), "space": space.model_dump(),
               "source": {"classes": SOURCE_CLASSES, "train_images": len(SOURCE_CLASSES) * args.source_per_class,
                          "recipe": "transfer-resnet from random weights, nothing frozen", "lr": args.source_lr,
@@ -114,15 +108,8 @@ def main() -> None:
                          "val_images": len(target.split("val").labels)},
               "steps": _steps(runs["transfer"], target), "batch_size": runs["transfer"].batch_size,
               "scratch_lr": args.scratch_lr, "seeds": args.seeds, "train_seconds": {k: _round(v) for k, v in seconds.items()},
-              "statistic": "top-1 on the target val images after BN recalibration on 500 target train images; one "
-                           "transfer and one scratch run per seed (lists), mean over seeds; delta = transfer - scratch",
-              "rows": rows, "transfer_wins_by_mean": sum(r["delta_mean"] > 0 for r in rows),
-              "transfer_wins_every_seed": sum(r["delta_min"] > 0 for r in rows), "n": len(rows),
-              "total_seconds": round(time.perf_counter() - t0, 1), "machine": machine.describe(),
-              "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    args.result.parent.mkdir(parents=True, exist_ok=True)
-    args.result.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+              **report_tail(rows, t0)}
+    write_report(args.result, report)
 
 
 def target_runs(args, space, source: Path, tgt: Path, common: list[str], seed: int) -> dict:

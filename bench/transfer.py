@@ -108,24 +108,12 @@ def main() -> None:
     source, source_s = trained(args.work / f"source_run_{args.source_scale}", source_cfg)
     target = open_dataset(str(tgt))
     subnets = {k: v.with_resolution(32) for k, v in spread_subnets(get_space(SPACE), args.n_subnets, 0).items()}
-    top1 = {name: {"transfer": [], "scratch": []} for name in subnets}
-    seconds: dict = {}
-    for seed in args.seeds:
-        runs = target_runs(args, source, tgt, [*common, f"seed={seed}"])
-        for name, config in runs.items():
-            path, seconds[f"{name}_s{seed}"] = trained(args.work / f"{name}_{args.target_scale}_{args.scratch_lr}_s{seed}", config)
-            evaluator = SubnetEvaluator(load_supernet(path), target, 500)
-            for sub_name, sub in subnets.items():
-                top1[sub_name][name].append(evaluator.evaluate(sub)["top1"])
-    rows = []
-    for sub_name, sub in subnets.items():
-        t, s = top1[sub_name]["transfer"], top1[sub_name]["scratch"]
-        deltas = [a - b for a, b in zip(t, s)]
-        rows.append({"subnet": sub_name, "arch": sub.arch_string(get_space(SPACE)), "r": sub.r,
-                     "mflops": round(subnet_cost(get_space(SPACE), sub, 4).mflops, 2), "transfer_top1": t, "scratch_top1": s,
-                     "transfer_mean": round(statistics.mean(t), 4), "scratch_mean": round(statistics.mean(s), 4),
-                     "delta_mean": round(statistics.mean(deltas), 4), "delta_min": round(min(deltas), 4)})
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    top1, seconds, runs = train_and_evaluate(
+        args, subnets, target, lambda seed: target_runs(args, source, tgt, [*common, f"seed={seed}"]),
+        f"{args.target_scale}_{args.scratch_lr}")
+    space = get_space(SPACE)
+    rows = delta_rows(subnets, top1, lambda sub: {"arch": sub.arch_string(space), "r": sub.r,
+                                                  "mflops": round(subnet_cost(space, sub, 4).mflops, 2)})
     steps = {name: _steps(config, target) for name, config in runs.items()}
     report = {"bench": "transfer", "command": "python " + " ".join(sys.argv), "space": SPACE,
               "source": {"classes": SOURCE_CLASSES, "train_images": len(SOURCE_CLASSES) * args.source_per_class,
@@ -133,16 +121,8 @@ def main() -> None:
               "target": {"classes": TARGET_CLASSES, "train_images": len(target.split("train").labels),
                          "val_images": len(target.split("val").labels)},
               "steps": steps, "batch_size": runs["transfer"].batch_size, "scratch_lr": args.scratch_lr, "seeds": args.seeds,
-              "train_seconds": {k: _round(v) for k, v in seconds.items()},
-              "statistic": "top-1 on the target val images after BN recalibration on 500 target train images; one "
-                           "transfer and one scratch run per seed (lists), mean over seeds; delta = transfer - scratch",
-              "rows": rows, "transfer_wins_by_mean": sum(r["delta_mean"] > 0 for r in rows),
-              "transfer_wins_every_seed": sum(r["delta_min"] > 0 for r in rows), "n": len(rows),
-              "total_seconds": round(time.perf_counter() - t0, 1), "machine": machine.describe(),
-              "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    args.result.parent.mkdir(parents=True, exist_ok=True)
-    args.result.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+              "train_seconds": {k: _round(v) for k, v in seconds.items()}, **report_tail(rows, t0)}
+    write_report(args.result, report)
 
 
 def target_runs(args, source: Path, tgt: Path, common: list[str]) -> dict:
@@ -154,6 +134,51 @@ def target_runs(args, source: Path, tgt: Path, common: list[str]) -> dict:
                                overrides=[*common, scale, "schedule.head.freeze_stages=0",
                                           f"schedule.head.lr={args.scratch_lr}", f"schedule.elastic.lr={args.scratch_lr}"]),
     }
+
+
+def train_and_evaluate(args, subnets: dict, target, runs_of_seed, tag: str) -> tuple[dict, dict, dict]:
+    """Per seed: train (or reuse) the transfer and scratch runs ``runs_of_seed(seed)`` under ``args.work``, and
+    measure every sub-network of both; (top-1 lists per sub-network and run, training seconds, the last runs)."""
+    top1 = {name: {"transfer": [], "scratch": []} for name in subnets}
+    seconds: dict = {}
+    runs: dict = {}
+    for seed in args.seeds:
+        runs = runs_of_seed(seed)
+        for name, config in runs.items():
+            path, seconds[f"{name}_s{seed}"] = trained(args.work / f"{name}_{tag}_s{seed}", config)
+            evaluator = SubnetEvaluator(load_supernet(path), target, 500)
+            for sub_name, sub in subnets.items():
+                top1[sub_name][name].append(evaluator.evaluate(sub)["top1"])
+    return top1, seconds, runs
+
+
+def delta_rows(subnets: dict, top1: dict, describe) -> list[dict]:
+    """One row per sub-network: ``describe(sub)``'s fields, both runs' top-1 lists, means and transfer - scratch."""
+    rows = []
+    for sub_name, sub in subnets.items():
+        t, s = top1[sub_name]["transfer"], top1[sub_name]["scratch"]
+        deltas = [a - b for a, b in zip(t, s)]
+        rows.append({"subnet": sub_name, **describe(sub), "transfer_top1": t, "scratch_top1": s,
+                     "transfer_mean": round(statistics.mean(t), 4), "scratch_mean": round(statistics.mean(s), 4),
+                     "delta_mean": round(statistics.mean(deltas), 4), "delta_min": round(min(deltas), 4)})
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return rows
+
+
+def report_tail(rows: list[dict], t0: float) -> dict:
+    """The statistic, rows, win counts and run facts every transfer report ends with."""
+    return {"statistic": "top-1 on the target val images after BN recalibration on 500 target train images; one "
+                         "transfer and one scratch run per seed (lists), mean over seeds; delta = transfer - scratch",
+            "rows": rows, "transfer_wins_by_mean": sum(r["delta_mean"] > 0 for r in rows),
+            "transfer_wins_every_seed": sum(r["delta_min"] > 0 for r in rows), "n": len(rows),
+            "total_seconds": round(time.perf_counter() - t0, 1), "machine": machine.describe(),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+
+
+def write_report(path: Path, report: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
 
 
 def _steps(config, source) -> dict:
