@@ -18,7 +18,7 @@ import numpy as np
 from devices.session import DeviceSession
 from devices.stats import budget_column
 from latency.anchor import table_anchor
-from latency.e2e import configs_of, load_e2e, measure_subnets, spread_sample
+from latency.e2e import configs_of, even_shares, load_e2e, measure_subnets, spread_sample
 from latency.fitted import FittedLatencyPredictor, is_fitted_predictor
 from latency.int8 import Int8Calibration
 from latency.lock import lut_lock
@@ -130,9 +130,8 @@ def calibration_sample(space, resolutions: Sequence[int], n: int, seed: int, sco
     enough points (see :class:`~latency.predictors.CalibratedSumPredictor`).
     """
     resolutions = sorted(resolutions)
-    shares = [n // len(resolutions) + (1 if i < n % len(resolutions) else 0) for i in range(len(resolutions))]
     picked: list[SubnetConfig] = []
-    for r, share in zip(resolutions, shares):
+    for r, share in zip(resolutions, even_shares(n, len(resolutions))):
         if share:
             picked += spread_sample(space, [r], share, seed + r, score)
     return picked

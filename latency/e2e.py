@@ -88,9 +88,19 @@ def spread_sample(space: SearchSpace, resolutions: Sequence[int], n: int, seed: 
     rng = random.Random(seed)
     pool = list({c.canonical(space): None for c in (SubnetConfig.sample(space, rng, r=tuple(resolutions))
                                                      for _ in range(pool_factor * n))})
+    return evenly_ranked(pool, n, score)
+
+
+def evenly_ranked(pool: list, n: int, score: Callable[[list], np.ndarray]) -> list:
+    """``n`` members of ``pool`` at evenly spaced ranks of ``score`` (the lowest and highest included)."""
     order = np.argsort(score(pool), kind="stable")
     picks = np.unique(np.linspace(0, len(pool) - 1, n).round().astype(int))
     return [pool[order[i]] for i in picks]
+
+
+def even_shares(n: int, parts: int) -> list[int]:
+    """``n`` split into ``parts`` counts differing by at most one (the first ones larger)."""
+    return [n // parts + (1 if i < n % parts else 0) for i in range(parts)]
 
 
 def measure_subnets(session: DeviceSession, space: SearchSpace, configs: Sequence[SubnetConfig], directory: "str | Path",

@@ -9,8 +9,8 @@ The calibrated sum is MobileNetV3's (:class:`latency.predictors.CalibratedSumPre
 matrix and relative least squares): ``scale * block_sum + per_block * n_blocks + offset`` fitted on whole
 ResNet networks timed end to end (``ofa lut build --calibrate N``: :func:`calibrate_resnet`, rows in the
 table's ``e2e.csv``), with one scale per resolution once every resolution has 4+ networks. It stays
-additive (each entry scaled, ``per_block`` added to every block, ``offset`` to the stem). No fitted
-predictors and no ``ofa lut validate`` for ResNet tables yet.
+additive (each entry scaled, ``per_block`` added to every block, ``offset`` to the stem). ``ofa lut
+validate`` scores both; there are no fitted predictors for ResNet tables yet.
 """
 
 from __future__ import annotations
@@ -196,10 +196,11 @@ def calibrate_resnet(table: LatencyTable, session, n: int, seed: int = 0, on_pro
 
 def spread_resnet_sample(block_sum: ResNetBlockSumPredictor, n: int, seed: int) -> list[ResNetConfig]:
     """``n`` configs in even shares per table resolution, each share spread over its block-sum range."""
+    from latency.e2e import even_shares
+
     resolutions = block_sum.resolutions
-    shares = [n // len(resolutions) + (1 if i < n % len(resolutions) else 0) for i in range(len(resolutions))]
     rng, configs = np.random.default_rng(seed), []
-    for r, share in zip(resolutions, shares):
+    for r, share in zip(resolutions, even_shares(n, len(resolutions))):
         if share:
             configs += _spread(block_sum.space, r, share, rng, lambda cs: block_sum.predict(cs).mean_ms)
     return configs
@@ -209,8 +210,8 @@ def _spread(space: ResNetSpace, r: int, n: int, rng: np.random.Generator, score,
     """``n`` distinct configs at ``r`` at evenly spaced ranks of ``score`` over a uniform pool (both extremes in)."""
     from dataclasses import replace
 
+    from latency.e2e import evenly_ranked
+
     pool = [ResNetConfig.smallest(space, r), ResNetConfig.largest(space, r)]
     pool += [replace(ResNetConfig.sample(space, int(s)), r=r) for s in rng.integers(0, 2**31, pool_factor * n)]
-    pool = list(dict.fromkeys(pool))
-    order = np.argsort(score(pool), kind="stable")
-    return [pool[order[i]] for i in np.unique(np.linspace(0, len(pool) - 1, n).round().astype(int))]
+    return evenly_ranked(list(dict.fromkeys(pool)), n, score)
