@@ -37,7 +37,8 @@ def repeatability(out: Path, device: str, n_blocks: int = 40, n_nets: int = 20, 
     """The noise floor, in the table's own statistic: how well the device repeats its own timings.
 
     ``n_blocks`` random table blocks measured twice back to back and against the table built minutes
-    earlier, and ``n_nets`` validation sub-networks measured again against their validation timing. If
+    earlier, and ``n_nets`` validation sub-networks measured again against their validation timing (both
+    drift-compensated as validation scores them: :func:`latency.api.e2e_values`). If
     the device itself does not repeat within +-10%, no predictor can be verified to +-10% on it; this
     puts that figure next to the predictors'.
     """
@@ -45,8 +46,9 @@ def repeatability(out: Path, device: str, n_blocks: int = 40, n_nets: int = 20, 
     import pandas as pd
 
     from devices.session import DeviceSession
-    from devices.stats import summarize
-    from latency.anchor import anchor_job, table_anchor
+    from devices.stats import budget_column, summarize
+    from latency.anchor import anchor_job, network_anchor_job, table_anchor
+    from latency.api import e2e_values
     from latency.blocks import enumerate_blocks
     from latency.e2e import load_e2e, subnet_job
     from latency.int8 import Int8Calibration
@@ -63,7 +65,8 @@ def repeatability(out: Path, device: str, n_blocks: int = 40, n_nets: int = 20, 
     val = load_e2e(out)
     val = val[val["purpose"] == "validation"].drop_duplicates("config", keep="last")
     val = val.iloc[np.linspace(0, len(val) - 1, min(n_nets, len(val))).astype(int)]
-    stored_nets = dict(zip(val["config"], table.column(val)))
+    column = budget_column(table.budget_stat)  # what validation scores: drift-compensated like e2e_values
+    stored_nets = dict(zip(val["config"], e2e_values(table, val, column)))
 
     def value(timings) -> dict:
         rows = {t.id: summarize(t) for t in timings}
@@ -75,7 +78,11 @@ def repeatability(out: Path, device: str, n_blocks: int = 40, n_nets: int = 20, 
         jobs = [block_job(b, space, cache, session.layout) for b in picks]
         runs = [value(session.measure(jobs, anchor)) for _ in range(2)]
         net_jobs = [subnet_job(space, SubnetConfig.from_json(c, space), cache, session, table.num_classes) for c in val["config"]]
-        nets = value(session.measure(net_jobs, anchor))
+        network = (val["anchor_kind"] == "network").all()
+        net_anchor = network_anchor_job(space, cache, session, table.num_classes) if network else anchor
+        net_rows = pd.DataFrame([summarize(t) | {"id": t.id, "anchor_kind": "network" if network else "block"}
+                                 for t in session.measure(net_jobs, net_anchor)])
+        nets = dict(zip(net_rows["id"], e2e_values(table, net_rows, column)))
 
     def stats(x):
         x = np.asarray(x)

@@ -16,9 +16,17 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from devices.session import DeviceSession
-from devices.stats import budget_column
-from latency.anchor import table_anchor
-from latency.e2e import configs_of, even_shares, load_e2e, measure_subnets, spread_sample
+from devices.stats import STEADY, budget_column
+from latency.anchor import e2e_anchor
+from latency.e2e import (
+    configs_of,
+    even_shares,
+    load_e2e,
+    measure_subnets,
+    network_anchored,
+    network_reference_ms,
+    spread_sample,
+)
 from latency.fitted import FittedLatencyPredictor, is_fitted_predictor
 from latency.int8 import Int8Calibration
 from latency.lock import lut_lock
@@ -89,11 +97,22 @@ def _fitted(path: "str | Path", kind: str, target: Optional[str]) -> FittedLaten
 
 
 def e2e_values(table: LatencyTable, rows, stat: Optional[str] = None) -> np.ndarray:
-    """The table's statistic of end-to-end rows; refuses rows measured under another protocol."""
-    values = table.column(rows, stat)
+    """The table's statistic of end-to-end rows; refuses rows measured under another protocol.
+
+    Rows timed against the network anchor are rescaled to the device's state at calibration
+    (``value * reference / anchor_ms``, :func:`latency.e2e.network_reference_ms`; the steady statistic from
+    their minimum), so networks timed minutes apart, in other processes, compare on one footing."""
+    stat = stat or table.stat
+    values = np.array(table.column(rows, stat), dtype=float)
+    network = network_anchored(rows)
+    if network.any():
+        raw = table.column(rows, "min_ms" if stat == STEADY else stat)
+        reference = network_reference_ms(table.directory, rows)
+        values[network] = raw[network] * reference / rows["anchor_ms"].to_numpy(float)[network]
     if np.isnan(values).any():
-        raise ArtifactError(f"{table.directory}/e2e.csv has end-to-end rows without {stat or table.stat} (measured by an older "
-                            f"version); delete that file and run `ofa lut build ... --calibrate 20` / `ofa lut validate` again")
+        raise ArtifactError(f"{table.directory}/e2e.csv has end-to-end rows without {stat} (measured by an older "
+                            f"version); delete that file and run `ofa lut build ... --calibrate 20` / `ofa lut validate`"
+                            " again")
     return values
 
 
@@ -120,7 +139,7 @@ def calibrate(lut_dir: "str | Path", device=None, n: int = 20, seed: int = 0,
     configs = calibration_sample(space, table.resolutions, n, seed, lambda cs: block_sum.predict(cs).mean_ms)
     with lut_lock(lut_dir):
         return measure_subnets(session, space, configs, lut_dir, "calibration", table.num_classes, on_progress,
-                               anchor=table_anchor(table, space), calibration=Int8Calibration.of_manifest(table.manifest))
+                               anchor=e2e_anchor(table, space), calibration=Int8Calibration.of_manifest(table.manifest))
 
 
 def calibration_sample(space, resolutions: Sequence[int], n: int, seed: int, score) -> list[SubnetConfig]:

@@ -14,7 +14,7 @@ from devices.modelfile import model_job
 from devices.runners import MeasureJob
 from devices.session import DeviceSession
 from devices.stats import summarize
-from latency.anchor import anchor_job
+from latency.anchor import anchor_job, network_anchor_job
 from latency.blocks import LutBlock
 from latency.int8 import Int8Calibration
 from latency.micro import ModelCache
@@ -26,7 +26,10 @@ from ofa.subnet import SubnetConfig
 
 log = logging.getLogger(__name__)
 E2E_COLUMNS = ("config", "arch", "r", "purpose", "mean_ms", "median_ms", "std_ms", "min_ms", "max_ms", "count",
-               "rejected", "anchor_ms", "p75_ms", "p90_ms", "p95_ms", "p99_ms", "measured_at")
+               "rejected", "anchor_ms", "p75_ms", "p90_ms", "p95_ms", "p99_ms", "measured_at", "anchor_kind")
+#: ``anchor_kind`` of rows timed against the network anchor (:func:`latency.anchor.network_anchor`); rows of
+#: older tables were timed against the table's block anchor ("block") or none ("")
+NETWORK_ANCHOR, BLOCK_ANCHOR = "network", "block"
 
 
 #: columns every end-to-end row must have a value in (and a whole ``measured_at``: see ``cut_off_rows``)
@@ -47,7 +50,11 @@ def load_e2e(directory: "str | Path") -> pd.DataFrame:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ArtifactError(f"{path} is not a readable end-to-end table ({reason}); {fix}") from None
     _check_rows(frame, path, fix)
-    return fill_missing_stats(frame)
+    frame = fill_missing_stats(frame)
+    if "anchor_kind" not in frame.columns:  # written before network anchors: the table's block anchor or none
+        frame["anchor_kind"] = np.where(frame["anchor_ms"].notna(), BLOCK_ANCHOR, "")
+    frame["anchor_kind"] = frame["anchor_kind"].fillna("").astype(str)
+    return frame
 
 
 def _check_rows(frame: pd.DataFrame, path: Path, fix: str) -> None:
@@ -105,11 +112,12 @@ def even_shares(n: int, parts: int) -> list[int]:
 
 def measure_subnets(session: DeviceSession, space: SearchSpace, configs: Sequence[SubnetConfig], directory: "str | Path",
                     purpose: str, num_classes: int = 1000, on_progress: Optional[Callable[[int, int], None]] = None,
-                    chunk_size: int = 10, anchor: Optional[LutBlock] = None,
+                    chunk_size: int = 10, anchor: "LutBlock | SubnetConfig | None" = None,
                     calibration: Optional[Int8Calibration] = None) -> pd.DataFrame:
     """Measure configs end to end (skipping ones already in ``e2e.csv`` for this purpose); returns their rows.
 
-    ``anchor``: the table's drift anchor (:func:`latency.anchor.table_anchor`), timed between rounds.
+    ``anchor``: the drift anchor timed between rounds: a network (:func:`latency.anchor.e2e_anchor`; rows say
+    ``anchor_kind`` "network") or a table block (``"block"``).
     On an int8 device the networks are int8 too, calibrated on ``calibration`` (the table's:
     :meth:`~latency.int8.Int8Calibration.of_manifest`).
     """
@@ -118,7 +126,11 @@ def measure_subnets(session: DeviceSession, space: SearchSpace, configs: Sequenc
     have = set(frame.loc[frame["purpose"] == purpose, "config"])
     todo = [c for c in configs if c.to_json() not in have]
     cache = ModelCache.for_session(directory / "models", session, calibration)
-    anchor_j = anchor_job(anchor, space, cache, session)
+    if isinstance(anchor, SubnetConfig):
+        anchor_j, kind = network_anchor_job(space, cache, session, num_classes), NETWORK_ANCHOR
+    else:
+        anchor_j, kind = anchor_job(anchor, space, cache, session), BLOCK_ANCHOR
+    kind = kind if anchor_j is not None else ""
     total = len(configs)
     for start in range(0, len(todo), chunk_size):
         if on_progress:
@@ -130,7 +142,7 @@ def measure_subnets(session: DeviceSession, space: SearchSpace, configs: Sequenc
             for timing in session.measure(jobs, anchor_j):
                 cfg = chunk[timing.id]
                 rows.append({"config": timing.id, "arch": cfg.arch_string(space), "r": cfg.r, "purpose": purpose,
-                             **summarize(timing), "measured_at": now()})
+                             **summarize(timing), "measured_at": now(), "anchor_kind": kind})
         finally:
             if rows:
                 frame = pd.concat([frame, pd.DataFrame(rows, columns=list(E2E_COLUMNS))], ignore_index=True)
@@ -147,3 +159,19 @@ def measure_subnets(session: DeviceSession, space: SearchSpace, configs: Sequenc
 
 def subnet_job(space: SearchSpace, cfg: SubnetConfig, cache: ModelCache, session: DeviceSession, num_classes: int) -> MeasureJob:
     return model_job(cfg.to_json(), cache.subnet(space, cfg, num_classes), (1, 3, cfg.r, cfg.r), session.layout)
+
+
+def network_anchored(rows: pd.DataFrame) -> np.ndarray:
+    """Which rows were timed against the network anchor (and have its timing)."""
+    if "anchor_kind" not in rows.columns:
+        return np.zeros(len(rows), bool)
+    return (rows["anchor_kind"].to_numpy(str) == NETWORK_ANCHOR) & np.isfinite(rows["anchor_ms"].to_numpy(float))
+
+
+def network_reference_ms(directory: "str | Path", rows: pd.DataFrame) -> float:
+    """The network-anchor timing end-to-end values are rescaled to: the median over the table's network-anchored
+    calibration rows (the device's state when the calibrated sum was fitted), else over ``rows``' own."""
+    stored = load_e2e(directory)
+    calib = stored[(stored["purpose"] == "calibration").to_numpy() & network_anchored(stored)]
+    source = calib if len(calib) else rows[network_anchored(rows)]
+    return float(np.median(source["anchor_ms"].to_numpy(float)))

@@ -32,3 +32,18 @@ def block_features(b: LutBlock) -> np.ndarray:
     elif b.kind in ("final_expand", "feature_mix", "classifier"):
         dense += b.in_channels * b.out_channels * s2_out
     return np.array([dense / 1e6, dw / 1e6, act / 1e6, 1.0])
+
+
+def block_mweights(b: LutBlock) -> float:
+    """Weights (conv/linear parameters, millions) a block reads per inference: what a network streams from memory
+    while a micro-model keeps them cached (see :class:`latency.predictors.CalibratedSumPredictor`)."""
+    if b.kind == "mbconv":
+        spec = b.spec
+        mid = spec.mid_channels
+        expand = spec.in_channels * mid if spec.expand > 1 else 0
+        return (expand + mid * spec.kernel ** 2 + 2 * mid * spec.se_channels + mid * spec.out_channels) / 1e6
+    if b.kind == "stem":
+        return 27 * b.out_channels / 1e6
+    if b.kind in ("final_expand", "feature_mix", "classifier"):
+        return b.in_channels * b.out_channels / 1e6
+    return 0.0

@@ -17,10 +17,9 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from devices.modelfile import model_job
 from devices.session import DeviceSession
 from devices.stats import budget_column, summarize
-from latency.anchor import ANCHOR_JOB_ID
+from latency.anchor import network_anchor_job
 from latency.e2e import subnet_job
 from latency.measurements import read_measurement_rows, write_measurement_rows
 from latency.micro import ModelCache
@@ -75,23 +74,6 @@ def _resumable_rows(out: Path, device: str, space: SearchSpace, stat: str, num_c
             raise ConfigError(f"{out} holds measurements of (device, statistic, classes, space) = {theirs}, not "
                               f"{(device, stat, str(num_classes), space.id)}; a file never mixes them: pass another --out")
     return rows
-
-
-def network_anchor(space: SearchSpace) -> SubnetConfig:
-    """The drift anchor of end-to-end measurements: the middle network (middle kernel, expand, depth and
-    resolution). A whole network, not the tables' one small block: on a shared machine the slowdowns
-    that matter here come from a neighbour's use of the shared cache and memory, which a block that
-    fits in the core's own cache does not feel (measured: a 0.04 ms block's timings did not follow the
-    networks' drift, r = -0.04)."""
-    return SubnetConfig.middle(space)
-
-
-def network_anchor_job(space: SearchSpace, cache: ModelCache, session: DeviceSession, num_classes: int):
-    """The anchor as this session's measurement job (None when the runner times no anchor)."""
-    if not session.uses_anchor:
-        return None
-    cfg = network_anchor(space)
-    return model_job(ANCHOR_JOB_ID, cache.subnet(space, cfg, num_classes), (1, 3, cfg.r, cfg.r), session.layout)
 
 
 def _measure_chunk(session: DeviceSession, space: SearchSpace, chunk: list[SubnetConfig], cache: ModelCache,

@@ -14,9 +14,9 @@ import pandas as pd
 
 from devices.session import DeviceSession
 from devices.stats import budget_column
-from latency.anchor import table_anchor
+from latency.anchor import e2e_anchor
 from latency.api import e2e_values
-from latency.e2e import configs_of, load_e2e, measure_subnets, spread_sample
+from latency.e2e import configs_of, load_e2e, measure_subnets, network_anchored, network_reference_ms, spread_sample
 from latency.int8 import Int8Calibration
 from latency.lock import lut_lock
 from latency.predictors import BlockSumPredictor, CalibratedSumPredictor, FittedE2EPredictor, LatencyPredictor
@@ -81,7 +81,7 @@ def _measure_and_score(table: LatencyTable, space: SearchSpace, block_sum: Block
                        configs: list[SubnetConfig], lut_dir: "str | Path", seed: int,
                        on_progress: Optional[Callable[[int, int], None]], session: DeviceSession) -> dict:
     rows = measure_subnets(session, space, configs, lut_dir, "validation", table.num_classes, on_progress,
-                           anchor=table_anchor(table, space), calibration=Int8Calibration.of_manifest(table.manifest))
+                           anchor=e2e_anchor(table, space), calibration=Int8Calibration.of_manifest(table.manifest))
     report = score(table, space, block_sum, configs, e2e_values(table, rows, budget_column(table.budget_stat)), seed)
     report |= {"drift": drift_summary(table, rows)}
     report |= {"device": session.fingerprint(), "n": len(configs), "seed": seed, "created": now()}
@@ -130,12 +130,17 @@ def score(table: LatencyTable, space: SearchSpace, block_sum: BlockSumPredictor,
 
 
 def drift_summary(table: LatencyTable, rows: pd.DataFrame) -> dict:
-    """How far the device drifted during validation: the anchor's timings over the table's reference."""
+    """How far the device drifted during validation: the anchor's timings over their reference (the network
+    anchor's at calibration, or the table's block anchor for rows measured against it)."""
     anchors = rows["anchor_ms"].to_numpy(float)
     if np.isnan(anchors).all():
         return {"anchor": None, "note": "measured without a drift anchor"}
-    ratio = anchors / table.anchor_ref_ms
-    return {"anchor": table.manifest["protocol"]["anchor"], "anchor_ref_ms": table.anchor_ref_ms,
+    if network_anchored(rows).all():
+        name, reference = "network (the middle sub-network)", network_reference_ms(table.directory, rows)
+    else:
+        name, reference = table.manifest["protocol"]["anchor"], table.anchor_ref_ms
+    ratio = anchors / reference
+    return {"anchor": name, "anchor_ref_ms": reference,
             "anchor_over_ref": {"min": float(np.nanmin(ratio)), "median": float(np.nanmedian(ratio)), "max": float(np.nanmax(ratio))},
             "share_within_5pct_of_ref": float(np.nanmean(ratio <= 1.05))}
 

@@ -12,9 +12,11 @@ import yaml
 from conftest import TINY, W10, W12
 from latency.api import load_predictor, predict_latency_ms
 from latency.blocks import enumerate_blocks, network_block_keys
+from latency.features import block_mweights
 from latency.index import BlockIndex
+from latency.micro import block_module
 from latency.ofa_import import import_ofa_tables
-from latency.predictors import BlockSumPredictor, CalibratedSumPredictor, FittedE2EPredictor, design
+from latency.predictors import BlockSumPredictor, CalibratedSumPredictor, FittedE2EPredictor, design, weight_tables
 from latency.stats import summarize_samples
 from ofa.errors import ArtifactError, ConfigError
 from ofa.spaces import get_space
@@ -157,13 +159,47 @@ def test_calibrated_fit_minimises_relative_error():
     calib = CalibratedSumPredictor.fit(block_sum, configs, measured)
     rel = calib.predict(configs).mean_ms / measured - 1
     pop = block_sum.index.encode(configs)
-    x = design(sums, block_sum.index.rows(pop), block_sum.index.n_blocks(pop), len(res), calib.per_resolution)
+    mweights = block_sum.index.sum(weight_tables(block_sum.index), pop)[:, 0] if calib.weights_term else None
+    x = design(sums, block_sum.index.rows(pop), block_sum.index.n_blocks(pop), len(res), calib.per_resolution, mweights)
     x = x / measured[:, None]
     np.testing.assert_allclose(x.T @ rel, 0, atol=1e-9)  # normal equations of sum(rel ** 2)
     absolute = np.linalg.lstsq(x * measured[:, None], measured, rcond=None)[0]
     assert np.sum(rel ** 2) < np.sum(((x * measured[:, None]) @ absolute / measured - 1) ** 2)
     spread = calib.predict(configs).std_ms
     assert calib.describe()["resid_std_pct"] > 0 and spread[np.argmax(sums)] > spread[np.argmin(sums)]
+
+
+def _network_mweights(space, configs, res):
+    blocks = {b.ident: b for b in enumerate_blocks(space, res)}
+    return np.array([sum(block_mweights(blocks[(c.r, k)]) for k in network_block_keys(space, c)) for c in configs])
+
+
+def test_calibrated_sum_adds_a_weights_term_only_when_leave_one_out_says_it_helps():
+    space, res = get_space(W10), [160, 224]
+    block_sum = BlockSumPredictor(BlockIndex(space, res), _synthetic_values(space, res))
+    configs = [SubnetConfig.sample(space, s, r=tuple(res)) for s in range(40)]
+    sums, mweights = block_sum.predict(configs).mean_ms, _network_mweights(space, configs, res)
+    truth = 0.9 * sums + 0.5 * mweights + 0.2  # a cold-weights cost the block sum lacks
+    calib = CalibratedSumPredictor.fit(block_sum, configs[:20], truth[:20])
+    described = calib.describe()
+    assert described["form"] == "one scale + weights term" and described["per_mweight_ms"] == pytest.approx(0.5)
+    assert described["loo_rel_rmse_pct"]["one scale + weights term"] < described["loo_rel_rmse_pct"]["one scale"]
+    np.testing.assert_allclose(calib.predict(configs[20:]).mean_ms, truth[20:], rtol=1e-9)
+    # the additive tables the search minimises carry the term too
+    np.testing.assert_allclose(calib.additive()(block_sum.index.encode(configs)), truth, rtol=1e-9)
+    plain = CalibratedSumPredictor.fit(block_sum, configs[:20], (0.9 * sums + 0.2)[:20])  # no such gap
+    assert plain.describe()["form"] == "one scale" and "per_mweight_ms" not in plain.describe()
+
+
+def test_block_weights_count_the_conv_and_linear_weights_of_the_block_module():
+    space = get_space(W10)
+    blocks = enumerate_blocks(space, [160])
+    picked = [b for b in blocks if b.kind != "mbconv"] + [b for b in blocks if b.kind == "mbconv"][::9]
+    assert any(b.spec is not None and b.spec.se_channels for b in picked)
+    for block in picked:
+        module = block_module(block, space)
+        counted = sum(p.numel() for p in module.parameters() if p.dim() > 1) / 1e6
+        assert block_mweights(block) == pytest.approx(counted, rel=1e-9), block.key
 
 
 def test_outlier_rejection_is_documented_rule():

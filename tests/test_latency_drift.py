@@ -105,6 +105,7 @@ def test_local_table_is_built_and_calibrated_with_the_anchor(tmp_path):
     assert (rows["anchor_ms"] > 0).all()
     pred = load_predictor(tmp_path / "lut")
     assert pred.name == "calibrated_sum" and np.all(pred.predict(pred_configs(pred)).mean_ms > 0)
+    _network_rows_are_rescaled_to_the_calibration_state(tmp_path / "lut", rows)
 
     plain = DeviceSpec.from_dict({"name": "tiny-ort-plain", "runner": {"kind": "onnxruntime", "warmup": 1, "repeats": 4,
                                                                        "passes": 1, "drift_anchor": False}})
@@ -114,6 +115,25 @@ def test_local_table_is_built_and_calibrated_with_the_anchor(tmp_path):
     anchored_now = DeviceSpec.from_dict({"name": "tiny-ort-plain", "runner": {"kind": "onnxruntime"}})
     with pytest.raises(ArtifactError, match="made differently"):  # a different protocol never mixes into a table
         build_lut(anchored_now, TINY, [16], tmp_path / "plain")
+
+
+def _network_rows_are_rescaled_to_the_calibration_state(lut, rows):
+    from latency.api import e2e_values
+    from latency.e2e import load_e2e
+
+    table = LatencyTable.load(lut)
+    assert (rows["anchor_kind"] == "network").all()  # calibration networks are timed against the network anchor
+    median, anchor = rows["median_ms"].to_numpy(float), rows["anchor_ms"].to_numpy(float)
+    ref = float(np.median(anchor))
+    np.testing.assert_allclose(e2e_values(table, rows, "median_ms"), median * ref / anchor)
+    # a network timed later while the whole device ran 30 % slower: its value is the calibration state's
+    first = median[0]
+    later = rows.iloc[:1].assign(purpose="validation", median_ms=first * 1.3, anchor_ms=ref * 1.3)
+    assert e2e_values(table, later, "median_ms")[0] == pytest.approx(first)
+    assert e2e_values(table, later.assign(anchor_kind="block"), "median_ms")[0] == pytest.approx(first * 1.3)
+    # an e2e.csv written before network anchors: its anchored rows were block-anchored
+    (lut / "e2e.csv").write_text(rows.drop(columns=["anchor_kind"]).to_csv(index=False))
+    assert (load_e2e(lut)["anchor_kind"] == "block").all()
 
 
 def pred_configs(pred):
