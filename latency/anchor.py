@@ -29,6 +29,7 @@ from latency.resnet_blocks import space_blocks
 from latency.table import LatencyTable
 from ofa.errors import ArtifactError
 from ofa.spaces import SearchSpace
+from ofa.spaces.resnet import ResNetConfig
 from ofa.subnet import SubnetConfig
 
 ANCHOR_JOB_ID = "__anchor__"
@@ -60,25 +61,30 @@ def anchor_job(block: Optional[LutBlock], space: SearchSpace, cache: ModelCache,
     return model_job(ANCHOR_JOB_ID, cache.block(block, space), block.input_shape, session.layout)
 
 
-def network_anchor(space: SearchSpace) -> SubnetConfig:
+def network_anchor(space) -> "SubnetConfig | ResNetConfig":
     """The drift anchor of end-to-end measurements: the middle network (middle kernel, expand, depth and
-    resolution). A whole network, not the tables' one small block (module docstring; also measured: a 0.04 ms
-    block's timings did not follow the networks' drift, r = -0.04)."""
-    return SubnetConfig.middle(space)
+    resolution; for OFA-ResNet the middle depth, expand ratio, width and resolution). A whole network, not the
+    tables' one small block (module docstring; also measured: a 0.04 ms block's timings did not follow the
+    networks' drift, r = -0.04)."""
+    if isinstance(space, SearchSpace):
+        return SubnetConfig.middle(space)
+    mid = lambda choices: sorted(choices)[len(choices) // 2]  # noqa: E731
+    return ResNetConfig(d=(mid(space.d_choices),) * (1 + len(space.base_depths)), e=(mid(space.e_choices),) * space.n_blocks,
+                        w=(len(space.w_choices) // 2,) * (2 + len(space.base_depths)), r=mid(space.resolutions),
+                        space=space.id).validate(space)
 
 
-def network_anchor_job(space: SearchSpace, cache: ModelCache, session: DeviceSession, num_classes: int) -> Optional[MeasureJob]:
-    """The network anchor as this session's measurement job (None when the runner times no anchor)."""
+def network_anchor_job(space, cache: ModelCache, session: DeviceSession, num_classes: int,
+                       cfg: "SubnetConfig | ResNetConfig | None" = None) -> Optional[MeasureJob]:
+    """The network anchor (``cfg``, default :func:`network_anchor`) as this session's measurement job (None when
+    the runner times no anchor)."""
     if not session.uses_anchor:
         return None
-    cfg = network_anchor(space)
+    cfg = cfg or network_anchor(space)
     return model_job(ANCHOR_JOB_ID, cache.subnet(space, cfg, num_classes), (1, 3, cfg.r, cfg.r), session.layout)
 
 
-def e2e_anchor(table: LatencyTable, space: SearchSpace) -> "LutBlock | SubnetConfig | None":
-    """What a table's calibration and validation networks are timed against: the network anchor for
-    MobileNetV3-family tables measured with an anchor; OFA-ResNet tables keep their block anchor."""
-    block = table_anchor(table, space)
-    if block is None or not isinstance(space, SearchSpace):
-        return block
-    return network_anchor(space)
+def e2e_anchor(table: LatencyTable, space) -> "SubnetConfig | ResNetConfig | None":
+    """What a table's calibration and validation networks are timed against: the network anchor, where the
+    table was measured with an anchor (vendor runners time none)."""
+    return network_anchor(space) if table_anchor(table, space) is not None else None

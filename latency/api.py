@@ -13,20 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-import numpy as np
-
 from devices.session import DeviceSession
-from devices.stats import STEADY, budget_column
+from devices.stats import budget_column
 from latency.anchor import e2e_anchor
-from latency.e2e import (
-    configs_of,
-    even_shares,
-    load_e2e,
-    measure_subnets,
-    network_anchored,
-    network_reference_ms,
-    spread_sample,
-)
+from latency.e2e import configs_of, e2e_values, even_shares, load_e2e, measure_subnets, spread_sample
 from latency.fitted import FittedLatencyPredictor, is_fitted_predictor
 from latency.int8 import Int8Calibration
 from latency.lock import lut_lock
@@ -94,26 +84,6 @@ def _fitted(path: "str | Path", kind: str, target: Optional[str]) -> FittedLaten
         raise ConfigError(f"{path} predicts the {fitted_to} latency, but the {target} was asked for; fit it on "
                           f"measurements of the {target} (`ofa device measure --stat {target}`)")
     return model
-
-
-def e2e_values(table: LatencyTable, rows, stat: Optional[str] = None) -> np.ndarray:
-    """The table's statistic of end-to-end rows; refuses rows measured under another protocol.
-
-    Rows timed against the network anchor are rescaled to the device's state at calibration
-    (``value * reference / anchor_ms``, :func:`latency.e2e.network_reference_ms`; the steady statistic from
-    their minimum), so networks timed minutes apart, in other processes, compare on one footing."""
-    stat = stat or table.stat
-    values = np.array(table.column(rows, stat), dtype=float)
-    network = network_anchored(rows)
-    if network.any():
-        raw = table.column(rows, "min_ms" if stat == STEADY else stat)
-        reference = network_reference_ms(table.directory, rows)
-        values[network] = raw[network] * reference / rows["anchor_ms"].to_numpy(float)[network]
-    if np.isnan(values).any():
-        raise ArtifactError(f"{table.directory}/e2e.csv has end-to-end rows without {stat} (measured by an older "
-                            f"version); delete that file and run `ofa lut build ... --calibrate 20` / `ofa lut validate`"
-                            " again")
-    return values
 
 
 def predict_latency_ms(lut: "str | Path | LatencyTable | LatencyPredictor", configs: Sequence[SubnetConfig],

@@ -13,15 +13,16 @@ import pandas as pd
 from devices.modelfile import model_job
 from devices.runners import MeasureJob
 from devices.session import DeviceSession
-from devices.stats import summarize
+from devices.stats import STEADY, summarize
 from latency.anchor import anchor_job, network_anchor_job
 from latency.blocks import LutBlock
 from latency.int8 import Int8Calibration
 from latency.micro import ModelCache
-from latency.table import E2E_FILE, cut_off_rows, fill_missing_stats, now
+from latency.table import E2E_FILE, LatencyTable, cut_off_rows, fill_missing_stats, now
 from ofa.errors import ArtifactError, DeviceError
 from ofa.io import atomic_write
 from ofa.spaces import SearchSpace
+from ofa.spaces.resnet import ResNetConfig
 from ofa.subnet import SubnetConfig
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ def even_shares(n: int, parts: int) -> list[int]:
 
 def measure_subnets(session: DeviceSession, space: SearchSpace, configs: Sequence[SubnetConfig], directory: "str | Path",
                     purpose: str, num_classes: int = 1000, on_progress: Optional[Callable[[int, int], None]] = None,
-                    chunk_size: int = 10, anchor: "LutBlock | SubnetConfig | None" = None,
+                    chunk_size: int = 10, anchor: "LutBlock | SubnetConfig | ResNetConfig | None" = None,
                     calibration: Optional[Int8Calibration] = None) -> pd.DataFrame:
     """Measure configs end to end (skipping ones already in ``e2e.csv`` for this purpose); returns their rows.
 
@@ -126,10 +127,10 @@ def measure_subnets(session: DeviceSession, space: SearchSpace, configs: Sequenc
     have = set(frame.loc[frame["purpose"] == purpose, "config"])
     todo = [c for c in configs if c.to_json() not in have]
     cache = ModelCache.for_session(directory / "models", session, calibration)
-    if isinstance(anchor, SubnetConfig):
-        anchor_j, kind = network_anchor_job(space, cache, session, num_classes), NETWORK_ANCHOR
-    else:
+    if anchor is None or isinstance(anchor, LutBlock):
         anchor_j, kind = anchor_job(anchor, space, cache, session), BLOCK_ANCHOR
+    else:  # a sub-network config
+        anchor_j, kind = network_anchor_job(space, cache, session, num_classes, anchor), NETWORK_ANCHOR
     kind = kind if anchor_j is not None else ""
     total = len(configs)
     for start in range(0, len(todo), chunk_size):
@@ -175,3 +176,23 @@ def network_reference_ms(directory: "str | Path", rows: pd.DataFrame) -> float:
     calib = stored[(stored["purpose"] == "calibration").to_numpy() & network_anchored(stored)]
     source = calib if len(calib) else rows[network_anchored(rows)]
     return float(np.median(source["anchor_ms"].to_numpy(float)))
+
+
+def e2e_values(table: LatencyTable, rows, stat: Optional[str] = None) -> np.ndarray:
+    """The table's statistic of end-to-end rows; refuses rows measured under another protocol.
+
+    Rows timed against the network anchor are rescaled to the device's state at calibration
+    (``value * reference / anchor_ms``, :func:`latency.e2e.network_reference_ms`; the steady statistic from
+    their minimum), so networks timed minutes apart, in other processes, compare on one footing."""
+    stat = stat or table.stat
+    values = np.array(table.column(rows, stat), dtype=float)
+    network = network_anchored(rows)
+    if network.any():
+        raw = table.column(rows, "min_ms" if stat == STEADY else stat)
+        reference = network_reference_ms(table.directory, rows)
+        values[network] = raw[network] * reference / rows["anchor_ms"].to_numpy(float)[network]
+    if np.isnan(values).any():
+        raise ArtifactError(f"{table.directory}/e2e.csv has end-to-end rows without {stat} (measured by an older "
+                            f"version); delete that file and run `ofa lut build ... --calibrate 20` / `ofa lut validate`"
+                            " again")
+    return values

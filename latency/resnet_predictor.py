@@ -164,7 +164,7 @@ def resnet_predictor(table: LatencyTable, kind: str, stat: Optional[str],
     networks (``ofa lut build --calibrate N``), fitted to their ``target`` statistic (default: the table's
     ``budget_stat``, as for MobileNetV3), else the block sum."""
     from devices.stats import budget_column
-    from latency.e2e import configs_of, load_e2e
+    from latency.e2e import configs_of, e2e_values, load_e2e
 
     if kind not in RESNET_PREDICTORS:
         raise ConfigError(f"{table.directory} is an OFA-ResNet latency table: predictor {kind!r} is not available for "
@@ -176,14 +176,14 @@ def resnet_predictor(table: LatencyTable, kind: str, stat: Optional[str],
     if rows.empty:
         raise ArtifactError(f"{table.directory} has no end-to-end measurements; run `ofa lut build ... --calibrate 20` "
                             "again (it keeps the table and measures the calibration networks)")
-    measured = table.column(rows, budget_column(target or table.budget_stat))
+    measured = e2e_values(table, rows, budget_column(target or table.budget_stat))
     return ResNetCalibratedSum.fit(block_sum, configs_of(rows, block_sum.space), measured)
 
 
 def calibrate_resnet(table: LatencyTable, session, n: int, seed: int = 0, on_progress=None):
     """Time ``n`` ResNet networks end to end into the table's ``e2e.csv`` (purpose ``calibration``): even shares
     per resolution, each share spread over its block-sum range (smallest to largest predicted)."""
-    from latency.anchor import table_anchor
+    from latency.anchor import e2e_anchor
     from latency.e2e import measure_subnets
     from latency.lock import lut_lock
 
@@ -191,7 +191,7 @@ def calibrate_resnet(table: LatencyTable, session, n: int, seed: int = 0, on_pro
     configs = spread_resnet_sample(block_sum, n, seed)
     with lut_lock(table.directory):
         return measure_subnets(session, block_sum.space, configs, table.directory, "calibration", table.num_classes,
-                               on_progress, anchor=table_anchor(table, block_sum.space))
+                               on_progress, anchor=e2e_anchor(table, block_sum.space))
 
 
 def spread_resnet_sample(block_sum: ResNetBlockSumPredictor, n: int, seed: int) -> list[ResNetConfig]:

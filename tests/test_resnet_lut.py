@@ -149,6 +149,7 @@ def test_lut_build_and_predict_on_the_local_ort_device(tmp_path, monkeypatch):
     assert json.loads(predicted.output)["latency_ms"] == pytest.approx(expected, rel=1e-9) and expected > 0
     e2e = pd.read_csv(out / "e2e.csv")  # --calibrate 4: whole static ResNets timed end to end
     assert len(e2e) == 4 and set(e2e["purpose"]) == {"calibration"} and (e2e["median_ms"] > 0).all()
+    assert (e2e["anchor_kind"] == "network").all() and (e2e["anchor_ms"] > 0).all()  # the middle ResNet
     calibrated = load_predictor(out)  # auto: the calibrated sum once the table has calibration networks
     assert calibrated.name == "calibrated_sum" and calibrated.additive().r_allowed.tolist() == [0]  # r=32 only
     auto = runner.invoke(app, ["lut", "predict", str(out), "--subnet", str(tmp_path / "cfg.json")])
