@@ -38,7 +38,7 @@ def repeatability(out: Path, device: str, n_blocks: int = 40, n_nets: int = 20, 
 
     ``n_blocks`` random table blocks measured twice back to back and against the table built minutes
     earlier, and ``n_nets`` validation sub-networks measured again against their validation timing (both
-    drift-compensated as validation scores them: :func:`latency.api.e2e_values`). If
+    drift-compensated as validation scores them: :func:`latency.e2e.e2e_values`). If
     the device itself does not repeat within +-10%, no predictor can be verified to +-10% on it; this
     puts that figure next to the predictors'.
     """
