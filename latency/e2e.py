@@ -27,7 +27,8 @@ from ofa.subnet import SubnetConfig
 
 log = logging.getLogger(__name__)
 E2E_COLUMNS = ("config", "arch", "r", "purpose", "mean_ms", "median_ms", "std_ms", "min_ms", "max_ms", "count",
-               "rejected", "anchor_ms", "p75_ms", "p90_ms", "p95_ms", "p99_ms", "measured_at", "anchor_kind")
+               "rejected", "anchor_ms", "p75_ms", "p90_ms", "p95_ms", "p99_ms", "measured_at", "anchor_kind",
+               "anchor_median_ms")
 #: ``anchor_kind`` of rows timed against the network anchor (:func:`latency.anchor.network_anchor`); rows of
 #: older tables were timed against the table's block anchor ("block") or none ("")
 NETWORK_ANCHOR, BLOCK_ANCHOR = "network", "block"
@@ -55,6 +56,8 @@ def load_e2e(directory: "str | Path") -> pd.DataFrame:
     if "anchor_kind" not in frame.columns:  # written before network anchors: the table's block anchor or none
         frame["anchor_kind"] = np.where(frame["anchor_ms"].notna(), BLOCK_ANCHOR, "")
     frame["anchor_kind"] = frame["anchor_kind"].fillna("").astype(str)
+    if "anchor_median_ms" not in frame.columns:  # written before the anchor's median was kept
+        frame["anchor_median_ms"] = np.nan
     return frame
 
 
@@ -143,7 +146,9 @@ def measure_subnets(session: DeviceSession, space: SearchSpace, configs: Sequenc
             for timing in session.measure(jobs, anchor_j):
                 cfg = chunk[timing.id]
                 rows.append({"config": timing.id, "arch": cfg.arch_string(space), "r": cfg.r, "purpose": purpose,
-                             **summarize(timing), "measured_at": now(), "anchor_kind": kind})
+                             **summarize(timing), "measured_at": now(), "anchor_kind": kind,
+                             "anchor_median_ms": float(np.median(timing.anchor_samples_ms)) if timing.anchor_samples_ms
+                             else np.nan})
         finally:
             if rows:
                 frame = pd.concat([frame, pd.DataFrame(rows, columns=list(E2E_COLUMNS))], ignore_index=True)
@@ -169,28 +174,45 @@ def network_anchored(rows: pd.DataFrame) -> np.ndarray:
     return (rows["anchor_kind"].to_numpy(str) == NETWORK_ANCHOR) & np.isfinite(rows["anchor_ms"].to_numpy(float))
 
 
-def network_reference_ms(directory: "str | Path", rows: pd.DataFrame) -> float:
-    """The network-anchor timing end-to-end values are rescaled to: the median over the table's network-anchored
-    calibration rows (the device's state when the calibrated sum was fitted), else over ``rows``' own."""
+def network_reference_ms(directory: "str | Path", rows: pd.DataFrame, column: str = "anchor_ms") -> float:
+    """The network-anchor timing (``column``) end-to-end values are rescaled to: its median over the table's
+    network-anchored calibration rows (the device's state when the calibrated sum was fitted), else over
+    ``rows``' own."""
     stored = load_e2e(directory)
     calib = stored[(stored["purpose"] == "calibration").to_numpy() & network_anchored(stored)]
     source = calib if len(calib) else rows[network_anchored(rows)]
-    return float(np.median(source["anchor_ms"].to_numpy(float)))
+    return float(np.median(source[column].to_numpy(float)))
+
+
+def anchor_column(directory: "str | Path", rows: pd.DataFrame, stat: str) -> str:
+    """Which anchor statistic compensates ``stat``: the anchor's median for the median and the other statistics
+    of all runs (a burst of load in the rounds lifts both medians, while the anchor's fastest run stays clean);
+    its fastest run for the minimum and the steady statistic. Rows measured before the anchor's median was kept
+    (or a table whose calibration rows lack it) use the fastest run throughout."""
+    if stat in (STEADY, "min_ms"):
+        return "anchor_ms"
+    stored = load_e2e(directory)
+    calib = stored[(stored["purpose"] == "calibration").to_numpy() & network_anchored(stored)]
+    have = [frame.loc[network_anchored(frame), "anchor_median_ms"].to_numpy(float) for frame in (calib, rows)
+            if "anchor_median_ms" in frame.columns]
+    return "anchor_median_ms" if len(have) == 2 and all(np.isfinite(h).all() for h in have) else "anchor_ms"
 
 
 def e2e_values(table: LatencyTable, rows, stat: Optional[str] = None) -> np.ndarray:
     """The table's statistic of end-to-end rows; refuses rows measured under another protocol.
 
     Rows timed against the network anchor are rescaled to the device's state at calibration
-    (``value * reference / anchor_ms``, :func:`latency.e2e.network_reference_ms`; the steady statistic from
-    their minimum), so networks timed minutes apart, in other processes, compare on one footing."""
+    (``value * reference / anchor``, :func:`network_reference_ms`, with the anchor statistic of
+    :func:`anchor_column`; the steady statistic from their minimum), so networks timed minutes apart, in other
+    processes, compare on one footing."""
     stat = stat or table.stat
     values = np.array(table.column(rows, stat), dtype=float)
     network = network_anchored(rows)
     if network.any():
         raw = table.column(rows, "min_ms" if stat == STEADY else stat)
-        reference = network_reference_ms(table.directory, rows)
-        values[network] = raw[network] * reference / rows["anchor_ms"].to_numpy(float)[network]
+        column = anchor_column(table.directory, rows, stat)
+        reference = network_reference_ms(table.directory, rows, column)
+        values[network] = raw[network] * reference / rows[column].to_numpy(float)[network]
     if np.isnan(values).any():
         raise ArtifactError(f"{table.directory}/e2e.csv has end-to-end rows without {stat} (measured by an older "
                             f"version); delete that file and run `ofa lut build ... --calibrate 20` / `ofa lut validate`"
