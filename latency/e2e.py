@@ -174,25 +174,27 @@ def network_anchored(rows: pd.DataFrame) -> np.ndarray:
     return (rows["anchor_kind"].to_numpy(str) == NETWORK_ANCHOR) & np.isfinite(rows["anchor_ms"].to_numpy(float))
 
 
-def network_reference_ms(directory: "str | Path", rows: pd.DataFrame, column: str = "anchor_ms") -> float:
-    """The network-anchor timing (``column``) end-to-end values are rescaled to: its median over the table's
-    network-anchored calibration rows (the device's state when the calibrated sum was fitted), else over
-    ``rows``' own."""
+def calibration_network_rows(directory: "str | Path") -> pd.DataFrame:
+    """The table's calibration rows timed against the network anchor (the device's state the calibrated sum is
+    fitted in)."""
     stored = load_e2e(directory)
-    calib = stored[(stored["purpose"] == "calibration").to_numpy() & network_anchored(stored)]
+    return stored[(stored["purpose"] == "calibration").to_numpy() & network_anchored(stored)]
+
+
+def network_reference_ms(calib: pd.DataFrame, rows: pd.DataFrame, column: str = "anchor_ms") -> float:
+    """The network-anchor timing (``column``) end-to-end values are rescaled to: its median over the table's
+    network-anchored calibration rows ``calib`` (:func:`calibration_network_rows`), else over ``rows``' own."""
     source = calib if len(calib) else rows[network_anchored(rows)]
     return float(np.median(source[column].to_numpy(float)))
 
 
-def anchor_column(directory: "str | Path", rows: pd.DataFrame, stat: str) -> str:
+def anchor_column(calib: pd.DataFrame, rows: pd.DataFrame, stat: str) -> str:
     """Which anchor statistic compensates ``stat``: the anchor's median for the median and the other statistics
     of all runs (a burst of load in the rounds lifts both medians, while the anchor's fastest run stays clean);
     its fastest run for the minimum and the steady statistic. Rows measured before the anchor's median was kept
-    (or a table whose calibration rows lack it) use the fastest run throughout."""
+    (or a table whose calibration rows ``calib`` lack it) use the fastest run throughout."""
     if stat in (STEADY, "min_ms"):
         return "anchor_ms"
-    stored = load_e2e(directory)
-    calib = stored[(stored["purpose"] == "calibration").to_numpy() & network_anchored(stored)]
     have = [frame.loc[network_anchored(frame), "anchor_median_ms"].to_numpy(float) for frame in (calib, rows)
             if "anchor_median_ms" in frame.columns]
     return "anchor_median_ms" if len(have) == 2 and all(np.isfinite(h).all() for h in have) else "anchor_ms"
@@ -210,8 +212,9 @@ def e2e_values(table: LatencyTable, rows, stat: Optional[str] = None) -> np.ndar
     network = network_anchored(rows)
     if network.any():
         raw = table.column(rows, "min_ms" if stat == STEADY else stat)
-        column = anchor_column(table.directory, rows, stat)
-        reference = network_reference_ms(table.directory, rows, column)
+        calib = calibration_network_rows(table.directory)
+        column = anchor_column(calib, rows, stat)
+        reference = network_reference_ms(calib, rows, column)
         values[network] = raw[network] * reference / rows[column].to_numpy(float)[network]
     if np.isnan(values).any():
         raise ArtifactError(f"{table.directory}/e2e.csv has end-to-end rows without {stat} (measured by an older "

@@ -16,7 +16,15 @@ from devices.session import DeviceSession
 from devices.stats import budget_column
 from latency.anchor import e2e_anchor
 from latency.api import e2e_values
-from latency.e2e import configs_of, load_e2e, measure_subnets, network_anchored, network_reference_ms, spread_sample
+from latency.e2e import (
+    calibration_network_rows,
+    configs_of,
+    load_e2e,
+    measure_subnets,
+    network_anchored,
+    network_reference_ms,
+    spread_sample,
+)
 from latency.int8 import Int8Calibration
 from latency.lock import lut_lock
 from latency.predictors import BlockSumPredictor, CalibratedSumPredictor, FittedE2EPredictor, LatencyPredictor
@@ -136,7 +144,7 @@ def drift_summary(table: LatencyTable, rows: pd.DataFrame) -> dict:
     if np.isnan(anchors).all():
         return {"anchor": None, "note": "measured without a drift anchor"}
     if network_anchored(rows).all():
-        name, reference = "network (the middle sub-network)", network_reference_ms(table.directory, rows)
+        name, reference = "network (the middle sub-network)", network_reference_ms(calibration_network_rows(table.directory), rows)
     else:
         name, reference = table.manifest["protocol"]["anchor"], table.anchor_ref_ms
     ratio = anchors / reference
